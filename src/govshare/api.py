@@ -1,0 +1,68 @@
+"""The machine API under /api/v1/ (DESIGN §6): one error shape everywhere."""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import SessionAuth
+
+from govshare import __version__
+from govshare.errors import DomainError
+
+
+class PersonSession(SessionAuth):
+    """People call the API with their portal session (CSRF-protected writes)."""
+
+    def authenticate(self, request: HttpRequest, key):
+        user = request.user
+        return user if user.is_authenticated and user.is_active else None
+
+
+api = NinjaAPI(
+    title="govshare API",
+    version=__version__,
+    description="政务数据共享交换平台接口。错误统一为 {code, message, detail}。",
+    urls_namespace="api",
+    auth=PersonSession(),
+)
+
+
+def _error(request, status: int, code: str, message: str, detail: dict | None = None):
+    return api.create_response(
+        request, {"code": code, "message": message, "detail": detail or {}}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def domain_error(request, exc: DomainError):
+    return _error(request, exc.status, exc.code, exc.message, exc.detail)
+
+
+@api.exception_handler(NinjaValidationError)
+def invalid_request(request, exc: NinjaValidationError):
+    errors = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", [])),
+            "code": e.get("type", "invalid"),
+            "message": e.get("msg", ""),
+        }
+        for e in exc.errors
+    ]
+    return _error(request, 422, "invalid_request", "请求参数格式不正确", {"errors": errors})
+
+
+@api.exception_handler(AuthenticationError)
+def not_authenticated(request, exc):
+    return _error(request, 401, "not_authenticated", "请先登录或提供有效凭证")
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return _error(request, exc.status_code, "http_error", str(exc))
+
+
+from govshare.catalog.api import router as catalog_router  # noqa: E402
+from govshare.orgs.api import router as orgs_router  # noqa: E402
+
+api.add_router("/orgs", orgs_router)
+api.add_router("/catalog", catalog_router)

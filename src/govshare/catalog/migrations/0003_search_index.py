@@ -1,0 +1,29 @@
+"""The full-text index behind catalog search: FTS5 on SQLite, a weighted tsvector + GIN on PostgreSQL."""
+
+from django.db import migrations
+
+
+def create(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE TABLE catalog_search (resource_id bigint PRIMARY KEY REFERENCES catalog_resource(id) "
+            "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, document tsvector NOT NULL)"
+        )
+        schema_editor.execute("CREATE INDEX catalog_search_document ON catalog_search USING GIN (document)")
+    elif vendor == "sqlite":
+        schema_editor.execute(
+            "CREATE VIRTUAL TABLE catalog_search USING fts5(name, items, abstract, provider, "
+            "tokenize = 'unicode61 remove_diacritics 0')"
+        )
+    else:  # pragma: no cover
+        raise RuntimeError(f"catalog search does not support {vendor}")
+
+
+def drop(apps, schema_editor):
+    schema_editor.execute("DROP TABLE IF EXISTS catalog_search")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("catalog", "0002_initial")]
+    operations = [migrations.RunPython(create, drop)]

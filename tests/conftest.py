@@ -1,0 +1,163 @@
+"""Shared fixtures: a small city with an authority, a provider, a consumer and catalog classifications."""
+
+import os
+import shutil
+
+import pytest
+
+from govshare.orgs.identifiers import uscc_check_char
+
+
+def make_uscc(seed: int) -> str:
+    body = f"11431000{seed:09d}"
+    return body + uscc_check_char(body)
+
+
+@pytest.fixture
+def city(db):
+    from govshare.catalog.models import CatalogKind, Classification
+    from govshare.orgs.models import Department, DepartmentKind, Region, Role, User, UserRole
+
+    province = Region.objects.create(code="430000", name="湖南省", level="province")
+    region = Region.objects.create(code="431000", name="郴州市", level="city", parent=province)
+
+    def dept(name, seed, kind=DepartmentKind.GOVERNMENT):
+        return Department.objects.create(
+            name=name,
+            short_name=name.replace("郴州市", ""),
+            uscc=make_uscc(seed),
+            region=region,
+            level="city",
+            kind=kind,
+            platform="郴州市政务数据共享交换平台",
+        )
+
+    def person(username, department, *roles, full_name=""):
+        user = User.objects.create_user(
+            username=username,
+            password="govshare-test-pw",
+            department=department,
+            full_name=full_name or username,
+        )
+        for role in roles:
+            UserRole.objects.create(user=user, role=role)
+        return User.objects.get(pk=user.pk)
+
+    authority = dept("郴州市行政审批服务局", 1, DepartmentKind.AUTHORITY)
+    police = dept("郴州市公安局", 2)
+    market = dept("郴州市市场监督管理局", 3)
+    civil = dept("郴州市民政局", 4)
+    idle = dept("郴州市档案馆", 5)
+    base = Classification.objects.create(
+        code="101", name="人口基础信息", kind=CatalogKind.BASE, lead_department=police
+    )
+    theme = Classification.objects.create(code="201", name="社会信用", kind=CatalogKind.THEME)
+    depcls = Classification.objects.create(code="301", name="部门信息资源", kind=CatalogKind.DEPARTMENT)
+
+    class City:
+        pass
+
+    c = City()
+    c.region, c.authority, c.police, c.market, c.civil, c.idle = (
+        region,
+        authority,
+        police,
+        market,
+        civil,
+        idle,
+    )
+    c.base, c.theme, c.depcls = base, theme, depcls
+    c.reviewer = person("reviewer", authority, Role.AUTHORITY, full_name="审批局审核员")
+    c.police_officer = person("police", police, Role.PROVIDER, Role.CONSUMER, full_name="公安数据专员")
+    c.market_officer = person("market", market, Role.PROVIDER, Role.CONSUMER, full_name="市场监管数据专员")
+    c.civil_officer = person("civil", civil, Role.CONSUMER, full_name="民政数据专员")
+    c.person = person
+    return c
+
+
+def resource_payload(city, **overrides) -> dict:
+    payload = {
+        "classification": city.depcls.code,
+        "name": "企业营业执照信息",
+        "abstract": "本市登记注册企业的营业执照基本信息。",
+        "provider": city.market.pk,
+        "format_category": "database",
+        "format_type": "JSON",
+        "share_type": "unconditional",
+        "share_methods": ["query", "verify"],
+        "usage_requirements": "仅用于本部门履职，不得向第三方提供。",
+        "open_type": "unconditional",
+        "update_cycle": "daily",
+        "mount_kind": "table",
+        "items": [
+            {
+                "code": "tyshxydm",
+                "name": "统一社会信用代码",
+                "data_type": "C",
+                "length": 18,
+                "is_primary": True,
+            },
+            {"code": "qymc", "name": "企业名称", "data_type": "C", "length": 200, "is_required": True},
+            {"code": "fddbr", "name": "法定代表人", "data_type": "C", "length": 50},
+            {"code": "clrq", "name": "成立日期", "data_type": "D"},
+        ],
+    }
+    payload.update(overrides)
+    return payload
+
+
+@pytest.fixture
+def payload(city):
+    return lambda **kw: resource_payload(city, **kw)
+
+
+@pytest.fixture
+def published(city, payload):
+    """Register, submit and publish an entry; returns a function so a test can make several."""
+    from govshare.catalog import services
+
+    def make(officer=None, **overrides):
+        officer = officer or city.market_officer
+        rev = services.create_resource(officer, payload(**overrides))
+        services.submit_revision(officer, rev)
+        services.publish_revision(city.reviewer, rev)
+        rev.resource.refresh_from_db()
+        return rev.resource
+
+    return make
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright; skips (or fails with GOVSHARE_REQUIRE_BROWSER=1) when absent."""
+    path = chromium_path()
+    if path is None:
+        message = "Chromium not found (apt-get install chromium); browser tests need it"
+        if os.environ.get("GOVSHARE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=path,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

@@ -102,12 +102,24 @@ def test_secret_entry_is_refused(city, payload):  # R-ORG-08
 
 def test_base_resource_basic_items_must_be_unconditional(city, payload):  # R-CAT-09
     items = [
-        {"code": "gmsfhm", "name": "公民身份号码", "data_type": "C", "length": 18, "is_primary": True, "is_basic": True},
+        {
+            "code": "gmsfhm",
+            "name": "公民身份号码",
+            "data_type": "C",
+            "length": 18,
+            "is_primary": True,
+            "is_basic": True,
+        },
         {"code": "xm", "name": "姓名", "data_type": "C", "is_basic": True, "share_type": "conditional"},
         {"code": "hyzk", "name": "婚姻状况", "data_type": "C", "share_type": "conditional"},
     ]
-    p = payload(classification=city.base.code, name="人口基础信息", provider=city.police.pk, items=items,
-                legal_basis="《个人信息保护法》")
+    p = payload(
+        classification=city.base.code,
+        name="人口基础信息",
+        provider=city.police.pk,
+        items=items,
+        legal_basis="《个人信息保护法》",
+    )
     rev = services.create_resource(city.police_officer, p)
     assert rev.payload["lead_department"] == city.police.pk  # taken from the classification (R-CAT-02)
     with pytest.raises(ValidationFailed) as exc:
@@ -116,7 +128,9 @@ def test_base_resource_basic_items_must_be_unconditional(city, payload):  # R-CA
     assert len(bad) == 1 and "姓名" in bad[0]["message"]
     items[1]["share_type"] = ""
     services.update_revision(city.police_officer, rev, {**p, "items": items})
-    services.submit_revision(city.police_officer, rev)  # 婚姻状况 is not a basic item, so it may stay conditional
+    services.submit_revision(
+        city.police_officer, rev
+    )  # 婚姻状况 is not a basic item, so it may stay conditional
 
 
 def test_only_the_maintainer_officer_may_register(city, payload):  # R-ORG-07
@@ -205,7 +219,11 @@ def test_change_to_published_entry_is_new_version_with_diff(city, payload, publi
     resource.refresh_from_db()
     assert resource.version == 2 and resource.update_cycle == "realtime"
     v2 = resource.versions.get(version=2)
-    assert v2.reason.startswith("依据") and v2.changed_by == city.market_officer and v2.approved_by == city.reviewer
+    assert (
+        v2.reason.startswith("依据")
+        and v2.changed_by == city.market_officer
+        and v2.approved_by == city.reviewer
+    )
     changed = {d["field"]: d for d in v2.diff}
     assert changed["update_cycle"]["old"] == "daily" and changed["update_cycle"]["new"] == "realtime"
     assert "items.zczb" in changed
@@ -215,8 +233,12 @@ def test_narrowing_unconditional_needs_confirmation_and_is_recorded(city, payloa
     resource = published()
     rev = services.start_revision(city.market_officer, resource, "调整共享范围")
     p = dict(rev.payload)
-    p.update(share_type="conditional", share_condition="仅限登记监管用途", legal_basis="《市场主体登记管理条例》",
-             open_type="none")
+    p.update(
+        share_type="conditional",
+        share_condition="仅限登记监管用途",
+        legal_basis="《市场主体登记管理条例》",
+        open_type="none",
+    )
     services.update_revision(city.market_officer, rev, p)
     services.submit_revision(city.market_officer, rev)
     rev.refresh_from_db()
@@ -225,7 +247,9 @@ def test_narrowing_unconditional_needs_confirmation_and_is_recorded(city, payloa
         services.publish_revision(city.reviewer, rev)
     assert exc.value.code == "narrowing_needs_confirmation"
     assert Resource.objects.get(pk=resource.pk).share_type == "unconditional"
-    services.publish_revision(city.reviewer, rev, confirm_narrowing=True, narrowing_reason="经主管部门研究同意")
+    services.publish_revision(
+        city.reviewer, rev, confirm_narrowing=True, narrowing_reason="经主管部门研究同意"
+    )
     record = NarrowingRecord.objects.get(resource=resource)
     assert "无条件共享改为有条件共享" in record.description and record.approved_by == city.reviewer
 
@@ -243,11 +267,14 @@ def test_removing_item_from_unconditional_entry_is_narrowing(city, published):  
 
 def test_shangrao_open_entry_is_automatically_unconditional(city, payload, settings):  # R-CAT-12
     settings.GOVSHARE_PROFILE = "shangrao"
-    rev = services.create_resource(city.market_officer, payload(share_type="conditional", open_type="unconditional"))
+    rev = services.create_resource(
+        city.market_officer, payload(share_type="conditional", open_type="unconditional")
+    )
     assert rev.payload["share_type"] == "unconditional"
     settings.GOVSHARE_PROFILE = "chenzhou"
-    rev2 = services.create_resource(city.market_officer, payload(name="其他", share_type="conditional",
-                                                                  open_type="unconditional"))
+    rev2 = services.create_resource(
+        city.market_officer, payload(name="其他", share_type="conditional", open_type="unconditional")
+    )
     assert rev2.payload["share_type"] == "conditional"
 
 
@@ -305,14 +332,19 @@ def test_shangrao_change_is_scheduled_after_notice(city, published, settings):  
 
 def test_responsibility_list_follows_catalog(city, published):  # R-CAT-22
     resource = published()
-    duties = set(Responsibility.objects.filter(resource=resource, until__isnull=True).values_list("duty", flat=True))
+    duties = set(
+        Responsibility.objects.filter(resource=resource, until__isnull=True).values_list("duty", flat=True)
+    )
     assert duties == {"provide", "share", "open"}
     rev = services.start_revision(city.market_officer, resource, "不再开放")
-    services.update_revision(city.market_officer, rev, dict(rev.payload, open_type="none",
-                                                            legal_basis="《个人信息保护法》"))
+    services.update_revision(
+        city.market_officer, rev, dict(rev.payload, open_type="none", legal_basis="《个人信息保护法》")
+    )
     services.submit_revision(city.market_officer, rev)
     services.publish_revision(city.reviewer, rev)
-    duties = set(Responsibility.objects.filter(resource=resource, until__isnull=True).values_list("duty", flat=True))
+    duties = set(
+        Responsibility.objects.filter(resource=resource, until__isnull=True).values_list("duty", flat=True)
+    )
     assert duties == {"provide", "share"}
     assert Responsibility.objects.filter(resource=resource, duty="open", until__isnull=False).exists()
 
@@ -322,8 +354,9 @@ def test_gap_report_and_supply_links(city, published):  # R-CAT-18, R-CAT-19
 
     licence = published()
     unused = published(name="企业年报信息")
-    met = services.create_demand(city.civil_officer, service_item="社会组织登记", data_name="营业执照",
-                                 source_department=city.market)
+    met = services.create_demand(
+        city.civil_officer, service_item="社会组织登记", data_name="营业执照", source_department=city.market
+    )
     unmet = services.create_demand(city.civil_officer, service_item="低保审核", data_name="不动产登记信息")
     with pytest.raises(PermissionDenied):
         services.link_supply(city.police_officer, met, licence)  # only the provider confirms supply

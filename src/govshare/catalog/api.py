@@ -5,6 +5,7 @@ import datetime as dt
 from django.http import HttpResponse
 from ninja import File, Query, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from govshare.errors import NotFound
 
@@ -249,7 +250,7 @@ def search_resources(request, params: Query[SearchQuery]):
 def create_resource(request, body: CreateIn):
     payload = body.model_dump(exclude={"reason"})
     rev = services.create_resource(request.auth, payload, reason=body.reason)
-    return 201, revision_out(rev)
+    return Status(201, revision_out(rev))
 
 
 @router.get("/resources/{cls}/{seq}", response=ResourceOut, summary="目录详情")
@@ -276,7 +277,7 @@ def resource_versions(request, cls: str, seq: str):
 @router.post("/resources/{cls}/{seq}/revisions", response={201: RevisionOut}, summary="发起目录变更")
 def start_revision(request, cls: str, seq: str, body: ReasonIn):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
-    return 201, revision_out(services.start_revision(request.auth, r, body.reason))
+    return Status(201, revision_out(services.start_revision(request.auth, r, body.reason)))
 
 
 @router.post("/resources/{cls}/{seq}/retire", response=ResourceOut, summary="目录下线（按配置提前通知）")
@@ -419,7 +420,7 @@ def create_demand(request, body: DemandIn):
         service_item_code=body.service_item_code,
         note=body.note,
     )
-    return 201, demand_out(d)
+    return Status(201, demand_out(d))
 
 
 class SupplyIn(Schema):
@@ -434,7 +435,7 @@ def link_supply(request, demand_id: int, body: SupplyIn):
     if demand is None:
         raise NotFound("demand_not_found", "需求不存在")
     services.link_supply(request.auth, demand, selectors.get_resource(request.auth, body.resource_code))
-    return 201, demand_out(demand)
+    return Status(201, demand_out(demand))
 
 
 class GapOut(Schema):
@@ -496,7 +497,7 @@ def propose_negative(request, body: NegativeIn):
     item = r.items.filter(code=body.item_code).first() if body.item_code else None
     if body.item_code and item is None:
         raise NotFound("item_not_found", f"信息项“{body.item_code}”不存在")
-    return 201, negative_out(services.propose_negative(request.auth, r, body.legal_basis, item))
+    return Status(201, negative_out(services.propose_negative(request.auth, r, body.legal_basis, item)))
 
 
 @router.post("/negative/{entry_id}/review", response=NegativeOut, summary="审核负面清单条目")
@@ -560,4 +561,4 @@ class ImportOut(Schema):
 @router.post("/import", response={201: ImportOut}, summary="按编制指南 xlsx 批量登记（全部成功或全部不写入）")
 def import_xlsx(request, file: File[UploadedFile], submit: bool = False):
     revs = exchange.import_xlsx(request.auth, file.read(), submit=submit)
-    return 201, dict(created=len(revs), revisions=[r.id for r in revs])
+    return Status(201, dict(created=len(revs), revisions=[r.id for r in revs]))

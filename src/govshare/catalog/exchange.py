@@ -114,7 +114,9 @@ def dcat_catalog(base_url: str) -> dict:
         "dct:title": "政务信息资源目录",
         "dct:description": "按《政务信息资源目录编制指南（试行）》编制并已发布的政务信息资源目录",
         "dct:language": {"@id": "http://publications.europa.eu/resource/authority/language/ZHO"},
-        "dcat:dataset": [_dataset(r, base) for r in selectors.live_resources().select_related("classification")],
+        "dcat:dataset": [
+            _dataset(r, base) for r in selectors.live_resources().select_related("classification")
+        ],
     }
     authority = Department.objects.filter(kind=DepartmentKind.AUTHORITY, is_active=True).first()
     if authority:
@@ -152,16 +154,14 @@ def _item_row(r, it) -> list:
 def export_xlsx(resources) -> bytes:
     """Both sheets in one pass; constant_memory flushes every row, so 20,000 entries stay small in memory.
 
-    Formulas and URLs are written as plain text: catalog text is user input (no formula injection).
+    Text always goes through write_string: catalog text is user input, never a formula or a link.
     """
     if isinstance(resources, QuerySet):
         resources = resources.select_related("classification", "provider", "lead_department").iterator(
             chunk_size=500
         )
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        out, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
+    book = xlsxwriter.Workbook(out, {"constant_memory": True})
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     date = book.add_format({"num_format": "yyyy-mm-dd"})
     sheets = []
@@ -175,10 +175,13 @@ def export_xlsx(resources) -> bytes:
 
     def write(ws, row, values):
         for col, value in enumerate(values):
-            if isinstance(value, dt.date):
+            if isinstance(value, str):
+                if value:
+                    ws.write_string(row, col, value)  # never a formula or link: this is user text
+            elif isinstance(value, dt.date):
                 ws.write_datetime(row, col, value, date)
-            elif value not in (None, ""):
-                ws.write(row, col, value)
+            elif value is not None:
+                ws.write_number(row, col, value)
 
     item_row = 0
     for row, r in enumerate(resources, start=1):
@@ -215,6 +218,10 @@ def _choice(text: str, vocabulary: dict) -> str | None:
     return next((code for code, label in vocabulary.items() if key in (_fold(code), _fold(label))), None)
 
 
+def _invalid(title: str, text: str, allowed) -> str:
+    return f"{title}“{text}”无效，应为：{'、'.join(allowed)}"
+
+
 def _split(text: str) -> list[str]:
     return [p.strip() for p in text.translate(SEPARATORS).split("、") if p.strip()]
 
@@ -244,11 +251,16 @@ def _read(data: bytes) -> tuple[_Sheet | None, _Sheet | None]:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         found = []
         for name in (RESOURCE_SHEET, ITEM_SHEET):
-            rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False) if name in book.sheet_names \
+            rows = (
+                book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                if name in book.sheet_names
                 else None
+            )
             found.append(_Sheet(name, rows) if rows is not None else None)
     except (CalamineError, ValueError, OSError) as exc:
-        raise ValidationFailed([_err("", None, "", "file", "unreadable", f"无法读取 xlsx 文件：{exc}")]) from None
+        raise ValidationFailed(
+            [_err("", None, "", "file", "unreadable", f"无法读取 xlsx 文件：{exc}")]
+        ) from None
     return found[0], found[1]
 
 
@@ -286,7 +298,9 @@ class _Report:
                 column = "数据类型"
             self.add(ITEM_SHEET, plan["item_rows"][pos - 1], column, field, code, e["message"])
         elif field not in RESOURCE_COLUMN:
-            self.add(RESOURCE_SHEET, plan["row"], rules.LABELS.get(field, field), field, e["code"], e["message"])
+            self.add(
+                RESOURCE_SHEET, plan["row"], rules.LABELS.get(field, field), field, e["code"], e["message"]
+            )
         else:
             self.add(RESOURCE_SHEET, plan["row"], RESOURCE_COLUMN[field], field, e["code"], e["message"])
 
@@ -316,24 +330,25 @@ def _resource_payload(n: int, cells: dict, report: _Report, depts: dict, classes
     p["classification"] = cls_code if cls else ""
     p["catalog_kind"] = cls.kind if cls else None
 
-    provider = None
+    # 提供方 by name or 统一社会信用代码; 提供方代码, when given, must name the same department.
     name, uscc = cells.get("信息资源提供方", ""), cells.get("信息资源提供方代码", "").upper()
-    if name and (provider := depts.get(name) or depts.get(name.upper())) is None:
+    provider, by_code = depts.get(name) or depts.get(name.upper()), depts.get(uscc)
+    if not name and not uscc:
+        bad("provider", "required", "资源提供方为必填项（R-CAT-03）")
+    if name and provider is None:
         bad("provider", "invalid_choice", f"资源提供方“{name}”不存在或已停用")
-    if uscc and (by_code := depts.get(uscc)) is None:
+    if uscc and by_code is None:
         bad("provider_code", "invalid_choice", f"统一社会信用代码“{uscc}”没有对应的在用部门")
     elif uscc and provider and by_code != provider:
         bad("provider_code", "mismatch", f"提供方代码与资源提供方“{name}”的统一社会信用代码不一致")
-    elif uscc and not name:
-        provider = by_code
-    if not name and not uscc:
-        bad("provider", "required", "资源提供方为必填项（R-CAT-03）")
+    provider = provider or (by_code if not name else None)
     p["provider"] = provider.pk if provider else None
 
     lead = cells.get("牵头部门", "")
-    if lead and (lead_dept := depts.get(lead) or depts.get(lead.upper())) is None:
+    lead_dept = depts.get(lead) or depts.get(lead.upper())
+    if lead and lead_dept is None:
         bad("lead_department", "invalid_choice", f"牵头部门“{lead}”不存在或已停用")
-    p["lead_department"] = lead_dept.pk if lead and lead_dept else None
+    p["lead_department"] = lead_dept.pk if lead_dept else None
     if p["lead_department"] is None and cls and cls.kind in ("base", "theme"):
         p["lead_department"] = cls.lead_department_id  # as services._prepare does
 
@@ -344,11 +359,11 @@ def _resource_payload(n: int, cells: dict, report: _Report, depts: dict, classes
         p[field] = _choice(text, vocabulary) if text else ""
         if text and p[field] is None:
             p[field] = ""
-            bad(field, "invalid_choice", f"{RESOURCE_COLUMN[field]}“{text}”无效，应为：{'、'.join(vocabulary.values())}")
+            bad(field, "invalid_choice", _invalid(RESOURCE_COLUMN[field], text, vocabulary.values()))
     p["share_methods"] = []
     for text in _split(cells.get("共享方式", "")):
         if (code := _choice(text, rules.DELIVERIES)) is None:
-            bad("share_methods", "invalid_choice", f"共享方式“{text}”无效，应为：{'、'.join(rules.DELIVERIES.values())}")
+            bad("share_methods", "invalid_choice", _invalid("共享方式", text, rules.DELIVERIES.values()))
         else:
             p["share_methods"].append(code)
     p["related_codes"] = _split(cells.get("关联资源代码", ""))
@@ -365,7 +380,7 @@ def _item(n: int, cells: dict, report: _Report) -> dict:
     it["data_type"] = _choice(text, rules.DATA_TYPES) if text else ""
     if it["data_type"] is None:
         it["data_type"] = ""
-        bad("data_type", "invalid_choice", f"数据类型“{text}”无效，应为：{'、'.join(rules.DATA_TYPES)}")
+        bad("data_type", "invalid_choice", _invalid("数据类型", text, rules.DATA_TYPES))
     for f in ("is_primary", "is_required", "is_indexed", "is_basic"):
         text = cells.get(ITEM_COLUMN[f], "")
         it[f] = FLAGS.get(text.lower())
@@ -375,13 +390,19 @@ def _item(n: int, cells: dict, report: _Report) -> dict:
     it["share_type"] = _choice(text, rules.SHARE_TYPES) if text else ""
     if it["share_type"] is None:
         it["share_type"] = ""
-        bad("share_type", "invalid_choice", f"共享类型“{text}”无效，应为：{'、'.join(rules.SHARE_TYPES.values())}")
+        bad("share_type", "invalid_choice", _invalid("共享类型", text, rules.SHARE_TYPES.values()))
     it["enum_values"] = _split(cells.get("枚举值", ""))
     try:
         order = float(cells.get("序号") or "inf")
     except ValueError:
         order = float("inf")
     return {"item": it, "row": n, "order": order}
+
+
+def _refuse(report: _Report):
+    report.errors.sort(key=lambda e: (e["sheet"] != RESOURCE_SHEET, e["row"] or 0))
+    n = len(report.errors)
+    raise ValidationFailed(report.errors, message=f"导入未通过校验：共{n}处问题，未写入任何数据")
 
 
 def import_xlsx(user, data: bytes, submit: bool = False) -> list[ResourceRevision]:
@@ -396,37 +417,38 @@ def import_xlsx(user, data: bytes, submit: bool = False) -> list[ResourceRevisio
     resources, items = _read(data)
     report = _Report()
     if resources is None:
-        report.add(RESOURCE_SHEET, None, "", "file", "missing_sheet", f"文件中没有名为“{RESOURCE_SHEET}”的工作表")
-        raise ValidationFailed(report.errors, message="导入未通过校验：共1处问题，未写入任何数据")
+        report.add(RESOURCE_SHEET, None, "", "file", "missing_sheet", f"文件中没有“{RESOURCE_SHEET}”工作表")
+        _refuse(report)
     for sheet, required in ((resources, ("信息资源名称",)), (items, ("信息项名称", "信息资源名称"))):
         for title in required if sheet else ():
             if title not in sheet.columns:
-                report.add(sheet.name, 1, title, "file", "missing_column", f"工作表“{sheet.name}”缺少“{title}”列")
+                report.add(sheet.name, 1, title, "file", "missing_column", f"“{sheet.name}”表缺少“{title}”列")
     if report.errors:
-        raise ValidationFailed(report.errors, message=f"导入未通过校验：共{len(report.errors)}处问题，未写入任何数据")
+        _refuse(report)
 
     depts, classes = _departments(), {c.code: c for c in Classification.objects.all()}
     plans, by_name, by_code = [], {}, {}
     for n, cells in resources.rows():
         plan = {"row": n, "payload": _resource_payload(n, cells, report, depts, classes), "items": []}
-        name = plan["payload"]["name"]
+        name, code = plan["payload"]["name"], cells.get("信息资源代码")
         if name in by_name:
-            report.add(RESOURCE_SHEET, n, "信息资源名称", "name", "duplicate_name",
-                       f"文件中已有同名信息资源（第{by_name[name]['row']}行），信息项无法对应")
-        by_name.setdefault(name, plan)
-        if cells.get("信息资源代码"):
-            by_code[cells["信息资源代码"]] = plan
+            message = f"与第{by_name[name]['row']}行同名，信息项无法对应"
+            report.add(RESOURCE_SHEET, n, "信息资源名称", "name", "duplicate_name", message)
+        elif name:
+            by_name[name] = plan
+        if code:
+            by_code[code] = plan
         plans.append(plan)
-    for n, cells in items.rows() if items else ():
-        owner = by_code.get(cells.get("信息资源代码", "")) or by_name.get(cells.get("信息资源名称", ""))
-        entry = _item(n, cells, report)
-        if owner is None:
-            report.add(ITEM_SHEET, n, "信息资源名称", "resource", "unknown_resource",
-                       f"信息资源表中没有名为“{cells.get('信息资源名称', '')}”的资源")
-        else:
-            owner["items"].append(entry)
     if not plans:
         report.add(RESOURCE_SHEET, 2, "信息资源名称", "file", "empty", "文件中没有目录数据")
+    for n, cells in items.rows() if items else ():
+        entry, name = _item(n, cells, report), cells.get("信息资源名称")
+        owner = by_code.get(cells.get("信息资源代码", "")) or by_name.get(name)
+        if owner is None:
+            message = f"信息资源表中没有名为“{name}”的资源" if name else "必须填写所属信息资源名称"
+            report.add(ITEM_SHEET, n, "信息资源名称", "resource", "unknown_resource", message)
+        else:
+            owner["items"].append(entry)
 
     ctx = services.rule_context()
     for plan in plans:
@@ -438,8 +460,7 @@ def import_xlsx(user, data: bytes, submit: bool = False) -> list[ResourceRevisio
         for e in rules.publish_errors(p) if submit else rules.draft_errors(p):
             report.rule(plan, e)
     if report.errors:
-        report.errors.sort(key=lambda e: (e["sheet"] != RESOURCE_SHEET, e["row"] or 0))
-        raise ValidationFailed(report.errors, message=f"导入未通过校验：共{len(report.errors)}处问题，未写入任何数据")
+        _refuse(report)
 
     revisions = []
     with transaction.atomic():
@@ -449,8 +470,12 @@ def import_xlsx(user, data: bytes, submit: bool = False) -> list[ResourceRevisio
                 revisions.append(services.submit_revision(user, rev) if submit else rev)
             except DomainError as exc:
                 field = "provider" if isinstance(exc, PermissionDenied) else ""
-                for e in getattr(exc, "errors", None) or [{"field": field, "code": exc.code, "message": exc.message}]:
+                found = getattr(exc, "errors", None) or [
+                    {"field": field, "code": exc.code, "message": exc.message}
+                ]
+                for e in found:
                     report.rule(plan, {**e, "message": f"第{plan['row']}行：{e['message']}"})
-                raise ValidationFailed(report.errors, message=f"第{plan['row']}行导入失败，未写入任何数据：{exc.message}") \
-                    from exc
+                raise ValidationFailed(
+                    report.errors, message=f"第{plan['row']}行导入失败，未写入任何数据：{exc.message}"
+                ) from exc
     return revisions

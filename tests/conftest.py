@@ -146,6 +146,9 @@ def browser():
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an asyncio loop running on this thread while the browser lives, and
+    # Django refuses database calls it sees made under a running loop; ours are in fact synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=path,
@@ -161,3 +164,33 @@ def browser():
         )
         yield b
         b.close()
+
+
+BROWSER_TIMEOUT = 15_000  # ms; generous for a loaded CI machine, never a sleep
+
+
+@pytest.fixture
+def person(browser, live_server):
+    """Open a fresh context for a user and log in; yields a factory, closes every context at the end."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=BROWSER_TIMEOUT)
+    contexts = []
+
+    def login(username):
+        context = browser.new_context(
+            base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(BROWSER_TIMEOUT)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login/")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill("govshare-test-pw")
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("的工作台")
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "govshare.calendar",
     "govshare.catalog",
     "govshare.notifications",
+    "govshare.supervision",
     "govshare.web",
 ]
 
@@ -134,6 +135,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# E-mail notifications go through Django's mail backend: SMTP once GOVSHARE_EMAIL_HOST is set; until then
+# the embedded default writes each message to var/mail/ so nothing is lost and nothing needs a mail server.
+EMAIL_BACKEND = os.environ.get(
+    "GOVSHARE_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if os.environ.get("GOVSHARE_EMAIL_HOST")
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("GOVSHARE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("GOVSHARE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("GOVSHARE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("GOVSHARE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("GOVSHARE_EMAIL_USE_TLS", "0") == "1"
+EMAIL_USE_SSL = os.environ.get("GOVSHARE_EMAIL_USE_SSL", "0") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("GOVSHARE_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("GOVSHARE_EMAIL_FROM", "政务数据共享交换平台 <noreply@localhost>")
+GOVSHARE_BASE_URL = os.environ.get("GOVSHARE_BASE_URL", "")
 
 # The jurisdiction whose regulation this instance runs (see govshare/calendar/profiles/).
 GOVSHARE_PROFILE = os.environ.get("GOVSHARE_PROFILE", "chenzhou")

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from govshare.api import api
 from govshare.catalog import views as catalog
@@ -12,7 +12,9 @@ urlpatterns = [
     path("", web.home, name="home"),
     path("inbox/", web.inbox, name="inbox"),
     path("inbox/read/", web.inbox_mark_read),
+    path("notifications/", include("govshare.notifications.urls")),
     path("api/v1/", api.urls),
+    path("obligations/", include("govshare.supervision.urls")),
     path("catalog/", catalog.catalog_search, name="catalog"),
     path("catalog/new/", catalog.resource_new),
     path("catalog/review/", catalog.review_queue),
@@ -33,4 +35,5 @@ urlpatterns = [
     path("lists/negative/", catalog.negative),
     path("lists/negative/<int:entry_id>/review/", catalog.negative_review),
     path("lists/responsibilities/", catalog.responsibilities),
+    path("settings/", include("govshare.calendar.urls")),
 ]

@@ -17,7 +17,7 @@ def profile_value(key: str):
 
 
 @lru_cache(maxsize=1)
-def _calendar(version: int) -> WorkCalendar:
+def _calendar(key) -> WorkCalendar:
     from .models import HolidayOverride
 
     overrides = [(o.date, o.kind, o.name) for o in HolidayOverride.objects.all()]
@@ -28,7 +28,14 @@ _version = 0
 
 
 def work_calendar() -> WorkCalendar:
-    return _calendar(_version)
+    """The calendar with the loaded overrides. Keyed on the table's state, so an import made by the
+    CLI or another worker process is seen here on the next computation without a restart."""
+    from django.db.models import Count, Max
+
+    from .models import HolidayOverride
+
+    state = HolidayOverride.objects.aggregate(n=Count("id"), latest=Max("loaded_at"))
+    return _calendar((state["n"], state["latest"], _version))
 
 
 def overrides_changed() -> None:

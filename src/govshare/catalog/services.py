@@ -10,6 +10,8 @@ from govshare.calendar.policy import profile_value, work_calendar
 from govshare.errors import DomainError, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
 from govshare.orgs.models import Department, Role
+from govshare.orgs.selectors import platform_authority
+from govshare.supervision import services as duties
 
 from . import rules
 from .models import (
@@ -244,10 +246,27 @@ def submit_revision(user, revision: ResourceRevision) -> ResourceRevision:
     ReviewComment.objects.create(
         revision=revision, author=user, action="submit", body=revision.reason or "提交审核"
     )
-    authority = Department.objects.filter(kind="authority", is_active=True)
-    notify_departments(
-        authority, "catalog.submitted", f"目录待审核：{p['name']}", link=f"/catalog/revisions/{revision.pk}/"
-    )
+    # Submitting the update discharges a running R-CAT-13 duty on this entry or on the department.
+    duties.fulfil("catalog.resource", resource.pk, "catalog.update", by=user, note="已提交目录更新")
+    duties.fulfil("orgs.department", user.department_id, "catalog.update", by=user, note="已提交目录更新")
+    authority = platform_authority()
+    if authority is not None:
+        notify_departments(
+            [authority],
+            "catalog.submitted",
+            f"目录待审核：{p['name']}",
+            link=f"/catalog/revisions/{revision.pk}/",
+        )
+        duties.open_obligation(
+            department=authority,
+            duty="catalog.review",
+            title="审核目录更新申请",
+            subject=revision,
+            subject_label=f"{p['name']}（{resource.code}）",
+            parameter="catalog_update_review_working_days",
+            skip_if_unset=True,
+            link=f"/catalog/revisions/{revision.pk}/",
+        )
     return revision
 
 
@@ -262,6 +281,7 @@ def return_revision(user, revision: ResourceRevision, comment: str) -> ResourceR
     revision.status = RevisionStatus.RETURNED
     revision.decided_by, revision.decided_at = user, timezone.now()
     revision.save()
+    duties.fulfil("catalog.resourcerevision", revision.pk, "catalog.review", by=user, note="已退回")
     ReviewComment.objects.create(revision=revision, author=user, action="return", body=comment.strip())
     notify_departments(
         [revision.resource.maintainer()],
@@ -328,6 +348,7 @@ def publish_revision(
     now = timezone.now()
     revision.payload = p
     revision.decided_by, revision.decided_at = user, now
+    duties.fulfil("catalog.resourcerevision", revision.pk, "catalog.review", by=user, note="已审核通过")
     ReviewComment.objects.create(
         revision=revision, author=user, action="publish", body=comment.strip() or "审核通过"
     )
@@ -346,6 +367,16 @@ def publish_revision(
         revision.status = RevisionStatus.SCHEDULED
         revision.effective_on = due.due
         revision.save()
+        duties.open_obligation(
+            department=user.department,
+            duty="catalog.change_notice",
+            title="目录变更提前通知期满后生效",
+            subject=revision,
+            subject_label=f"{resource.name}（{resource.code}）",
+            parameter="catalog_change_notice_months",
+            due_on=due.due,
+            link=f"/catalog/revisions/{revision.pk}/",
+        )
         notify_departments(
             _users_of(resource),
             "catalog.change_announced",
@@ -403,6 +434,19 @@ def _apply(revision: ResourceRevision, resource: Resource, old: dict | None, p: 
         )
     refresh_responsibilities(resource, today=timezone.localdate(when))
     reindex_resource(resource)
+    duties.fulfil("catalog.resourcerevision", revision.pk, "catalog.change_notice", note="变更已生效")
+    if resource.provider.level == "county":
+        # A county's catalog change is filed with the city authority (NX 23, R-FED-07).
+        duties.open_obligation(
+            department=resource.provider,
+            duty="federation.county_filing",
+            title="县级目录变更向市级数据主管部门报备",
+            subject=resource,
+            subject_label=f"{resource.name}（第{resource.version}版）",
+            parameter="county_filing_working_days",
+            skip_if_unset=True,
+            link="/obligations/filings/",
+        )
     if old is not None:
         notify_departments(
             _users_of(resource),
@@ -434,6 +478,17 @@ def retire_resource(user, resource: Resource, reason: str) -> Resource:
         resource.retire_effective_on = work_calendar().add_months(today, months).due
         resource.status = ResourceStatus.RETIRING
         resource.save()
+        if user.department is not None:
+            duties.open_obligation(
+                department=user.department,
+                duty="catalog.retire_notice",
+                title="目录下线提前通知期满后生效",
+                subject=resource,
+                subject_label=f"{resource.name}（{resource.code}）",
+                parameter="catalog_change_notice_months",
+                due_on=resource.retire_effective_on,
+                link=f"/catalog/resources/{resource.code}/",
+            )
         notify_departments(
             users,
             "catalog.retire_announced",
@@ -458,6 +513,7 @@ def retire_resource(user, resource: Resource, reason: str) -> Resource:
 def _retire_now(resource: Resource):
     resource.status = ResourceStatus.RETIRED
     resource.save()
+    duties.fulfil("catalog.resource", resource.pk, "catalog.retire_notice", note="已下线")
     Responsibility.objects.filter(resource=resource, until__isnull=True).update(
         until=resource.retire_effective_on
     )

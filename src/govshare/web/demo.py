@@ -367,7 +367,7 @@ def _specs() -> list[Spec]:
              legal_basis="《中华人民共和国刑事诉讼法》第二百八十六条；《公安机关办理犯罪记录查询工作规定》",
              mount=("table", "不予共享（公安内网）")),
         Spec("scjg", "企业营业执照信息", "scjg",
-             "本市登记注册企业的营业执照信息，含统一社会信用代码、名称、法定代表人、注册资本和经营范围。",
+             "本市登记注册企业的营业执照（含电子营业执照）信息，包括统一社会信用代码、名称、法定代表人、注册资本和经营范围。",
              [it("tyshxydm", "统一社会信用代码", "C", 18, "p"), it("qymc", "企业名称", "C", 200, "ri"),
               it("fddbr", "法定代表人", "C", 50, "i"), it("zczb", "注册资本（万元）", "Y", 18),
               it("clrq", "成立日期", "D", 8), it("djjg", "登记机关", "C", 100), it("jyfw", "经营范围", "M"),
@@ -523,19 +523,17 @@ def _specs() -> list[Spec]:
 
 
 # The published entry that gets a second version, and what changes.
-SECOND_VERSION = ("企业营业执照信息", "scjg")
+SECOND_VERSION = ("个体工商户营业执照信息", "scjg")
 SECOND_VERSION_REASON = (
-    "依据《市场主体登记管理条例》第八条调整信息项：增加主体类型、营业期限，登记状态增加“撤销”"
+    "依据《市场主体登记管理条例》调整信息项：按第八条增加经营者住所；增加登记状态，支持注销、吊销核验"
 )
 
 
 def _second_version_payload(payload: dict) -> dict:
     items = [dict(i) for i in payload["items"]]
-    for item in items:
-        if item["code"] == "djzt":
-            item["enum_values"] = ["1 存续", "2 注销", "3 吊销", "4 撤销"]
-    items.insert(2, it("ztlx", "主体类型", "C", 4, "r", "《市场主体登记管理条例》第八条"))
-    items.append(it("yyqx", "营业期限至", "D", 8, "", "长期的填 99991231"))
+    at = next(n for n, i in enumerate(items) if i["code"] == "jyzsfzh") + 1
+    items.insert(at, it("jyzzs", "经营者住所", "C", 200, "c", "《市场主体登记管理条例》第八条"))
+    items.append(it("djzt", "登记状态", "C", 2, "r", enum=("1 存续", "2 注销", "3 吊销")))
     return {**payload, "items": items}
 
 
@@ -564,6 +562,8 @@ NEEDS: tuple[Need, ...] = (
          "家庭经济状况核对需要申请人及共同生活家庭成员的纳税情况；税务部门的申报明细列入不予共享，待协调。"),
     Need("consumer", DIBAO, "机动车登记信息", ("所有人身份证明号码", "车辆类型"), "gaj", "机动车登记信息",
          "431000-MZ-001"),
+    Need("consumer", DIBAO, "个体工商户登记信息", ("经营者公民身份号码", "字号名称", "登记状态"), "scjg",
+         "个体工商户营业执照信息", "431000-MZ-001"),
     Need("consumer", DIBAO, "用电信息", ("证件号码", "月用电量（千瓦时）"), "power", "用电信息", "431000-MZ-001"),
     Need("rsj", "失业保险金申领", "企业营业执照信息", ("统一社会信用代码", "企业名称", "登记状态"), "scjg",
          "企业营业执照信息", "431000-RS-017"),

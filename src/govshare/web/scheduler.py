@@ -10,8 +10,15 @@ log = logging.getLogger(__name__)
 
 def run_tick() -> dict:
     from govshare.catalog.services import apply_due_changes
+    from govshare.notifications.webhooks import deliver_due_webhooks
+    from govshare.supervision.services import check_due, ensure_periodic
 
-    return {"catalog": apply_due_changes()}
+    return {
+        "catalog": apply_due_changes(),
+        "periodic": ensure_periodic(),
+        "deadlines": check_due(),
+        "webhooks": deliver_due_webhooks(),
+    }
 
 
 def start_background(interval_seconds: float = 60.0) -> threading.Event:

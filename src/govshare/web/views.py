@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from govshare import __version__
@@ -10,6 +11,7 @@ from govshare.catalog import selectors as catalog_selectors
 from govshare.catalog.models import NegativeListEntry, NegativeStatus, Resource, ResourceStatus
 from govshare.notifications import services as notifications
 from govshare.orgs.models import Role
+from govshare.supervision import selectors as obligation_selectors
 
 
 def healthz(request):
@@ -51,6 +53,11 @@ def home(request):
         ctx["my_demands"] = Demand.objects.filter(department=user.department).prefetch_related(
             "supplies__resource"
         )[:50]
+    today = timezone.localdate()
+    ctx["obligations"] = [
+        {"ob": ob, "overdue": obligation_selectors.is_overdue(ob, today)}
+        for ob in obligation_selectors.my_open(user)[:10]
+    ]
     ctx["notices"] = notifications.inbox(user).exclude(reads__user=user)[:10]
     return render(request, "web/home.html", ctx)
 

@@ -7,8 +7,10 @@ def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(
-            "CREATE TABLE catalog_search (resource_id bigint PRIMARY KEY REFERENCES catalog_resource(id) "
-            "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, document tsvector NOT NULL)"
+            # No foreign key: the index is derived data (search joins it to catalog_resource and
+            # re-indexing replaces a row), and a key would stop Django's flush, which truncates
+            # catalog_resource without CASCADE.
+            "CREATE TABLE catalog_search (resource_id bigint PRIMARY KEY, document tsvector NOT NULL)"
         )
         schema_editor.execute("CREATE INDEX catalog_search_document ON catalog_search USING GIN (document)")
     elif vendor == "sqlite":

@@ -31,5 +31,5 @@ class Command(BaseCommand):
             port=port,
             interface=Interfaces.WSGI,
             workers=workers,
-            blocking_threads=int(os.environ.get("GOVSHARE_THREADS", "8")),
+            blocking_threads=int(os.environ.get("GOVSHARE_THREADS", "4")),
         ).serve()

@@ -5,7 +5,12 @@ document.addEventListener("click", function (ev) {
     ev.preventDefault();
     var body = document.querySelector(add.getAttribute("data-add-item"));
     var tpl = document.getElementById("item-row-template");
-    var index = body.querySelectorAll("tr").length;
+    // Next free index, not the row count: rows may have been removed in between.
+    var index = 0;
+    body.querySelectorAll("[name^='item-']").forEach(function (el) {
+      var n = parseInt(el.name.split("-")[1], 10);
+      if (!isNaN(n) && n >= index) { index = n + 1; }
+    });
     body.insertAdjacentHTML("beforeend", tpl.innerHTML.replace(/__i__/g, String(index)));
     return;
   }

@@ -1,0 +1,37 @@
+"""The event catalogue: every kind of notice the platform sends, with the label a person reads.
+
+A kind not listed here still reaches the in-app inbox (and webhooks subscribed to all events); it just
+cannot be chosen on the preferences page until it is added.
+"""
+
+EVENTS: dict[str, str] = {
+    "catalog.submitted": "目录提交待审核",
+    "catalog.returned": "目录被退回",
+    "catalog.change_announced": "目录变更预告",
+    "catalog.changed": "目录已更新",
+    "catalog.retire_announced": "目录下线预告",
+    "catalog.retired": "目录已下线",
+    "obligation.opened": "新的办理时限",
+    "obligation.reminder": "时限临近提醒",
+    "obligation.overdue": "办理超期",
+    "obligation.extended": "时限已延长",
+}
+
+CHANNELS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件"}
+
+
+def label(kind: str) -> str:
+    return EVENTS.get(kind, kind)
+
+
+def default_in_app(kind: str) -> bool:
+    return True
+
+
+def default_email(kind: str) -> bool:
+    """Deadlines and a returned catalog entry need action, so they come by e-mail unless turned off."""
+    return kind.startswith("obligation.") or kind == "catalog.returned"
+
+
+def default_for(kind: str, channel: str) -> bool:
+    return default_in_app(kind) if channel == "in_app" else default_email(kind)

@@ -1,0 +1,131 @@
+"""The demo city loads through the real services, is complete, and loads only once however often it runs."""
+
+import pytest
+
+from govshare.catalog import rules, services
+from govshare.catalog.models import (
+    Demand,
+    NegativeListEntry,
+    NegativeStatus,
+    Resource,
+    ResourceRevision,
+    ResourceStatus,
+    ResourceVersion,
+    Responsibility,
+    RevisionStatus,
+    ShareType,
+    SupplyLink,
+)
+from govshare.catalog.search import search
+from govshare.notifications.models import Notification
+from govshare.orgs.identifiers import validate_uscc
+from govshare.orgs.models import Department, DepartmentKind, Region, Role, User
+from govshare.web.demo import DEMO_PASSWORD, load_demo
+
+pytestmark = pytest.mark.django_db
+
+COUNTED = (Region, Department, User, Resource, ResourceRevision, ResourceVersion, Demand, SupplyLink,
+           NegativeListEntry, Responsibility, Notification)  # fmt: skip
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+@pytest.fixture
+def demo(settings):
+    # Argon2 is deliberately slow; the hasher is not what these tests are about.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return load_demo()
+
+
+def test_second_run_creates_nothing(demo):
+    first = counts()
+    again = load_demo()
+    assert counts() == first
+    assert again == demo
+
+
+def test_summary_lists_one_account_per_role_first(demo):
+    assert demo["message"].startswith("演示城市已就绪：郴州市")
+    usernames = [a["username"] for a in demo["accounts"]]
+    assert usernames[:7] == ["authority", "provider", "consumer", "head", "operator", "auditor", "evaluator"]
+    assert len(usernames) == len(set(usernames))
+    for account in demo["accounts"]:
+        assert account["role"] and account["department"]
+
+
+def test_every_role_has_an_account_that_can_log_in(demo):
+    for role in Role.values:
+        assert User.objects.filter(roles__role=role, is_active=True).exists(), role
+    user = User.objects.get(username="authority")
+    assert user.check_password(DEMO_PASSWORD)
+    assert user.department.kind == DepartmentKind.AUTHORITY
+    head = User.objects.get(username="head")
+    assert head.department.head == head
+
+
+def test_departments_are_valid_and_headed(demo):
+    depts = list(Department.objects.all())
+    assert len(depts) >= 20
+    for dept in depts:
+        assert validate_uscc(dept.uscc).valid, dept.name
+        assert dept.head is not None, dept.name
+        dept.full_clean()
+    kinds = {d.kind for d in depts}
+    assert {
+        DepartmentKind.STATIONED_UNIT,
+        DepartmentKind.PUBLIC_UTILITY,
+        DepartmentKind.PARK_COMMITTEE,
+        DepartmentKind.OPERATOR,
+        DepartmentKind.PUBLIC_INSTITUTION,
+    } <= kinds
+    assert Department.objects.get(name="桂阳县政务服务和大数据管理局").region_id == "431021"
+    assert Region.objects.filter(parent_id="431000").count() >= 11
+
+
+def test_catalog_workflow_states(demo):
+    live = Resource.objects.filter(status__in=[ResourceStatus.PUBLISHED, ResourceStatus.RETIRING])
+    assert 35 <= live.count() <= 45
+    assert ResourceRevision.objects.filter(status=RevisionStatus.SUBMITTED).count() == 1
+    returned = ResourceRevision.objects.get(status=RevisionStatus.RETURNED)
+    assert returned.comments.filter(action="return").exists()
+    assert ResourceRevision.objects.filter(status=RevisionStatus.DRAFT).count() == 1
+    changed = Resource.objects.get(name="个体工商户营业执照信息")
+    assert changed.version == 2
+    latest = changed.versions.get(version=2)
+    assert "市场主体登记管理条例" in latest.reason
+    assert {"items.jyzzs", "items.djzt"} <= {change["field"] for change in latest.diff}
+    assert Notification.objects.filter(kind="catalog.changed", department__name="郴州市民政局").exists()
+
+
+def test_every_published_entry_passes_the_publishing_rules(demo):
+    ctx = services.rule_context()
+    for resource in Resource.objects.filter(status=ResourceStatus.PUBLISHED):
+        snap = rules.normalise(services.snapshot(resource), ctx)
+        assert rules.publish_errors(snap) == [], resource.name
+        assert resource.versions.filter(version=resource.version).exists()
+        assert resource.responsibilities.filter(until__isnull=True).exists()
+
+
+def test_not_shared_entries_are_on_the_negative_list(demo):
+    none = Resource.objects.filter(status=ResourceStatus.PUBLISHED, share_type=ShareType.NONE)
+    assert 3 <= none.count() <= 4
+    for resource in none:
+        assert resource.negative_entries.filter(status=NegativeStatus.CONFIRMED, item__isnull=True).exists()
+    pending = NegativeListEntry.objects.get(status=NegativeStatus.PROPOSED)
+    assert pending.item is not None
+
+
+def test_demands_with_supplies_and_gaps(demo):
+    assert Demand.objects.count() >= 12
+    assert Demand.objects.values("department").distinct().count() >= 5
+    unmet = Demand.objects.filter(supplies__isnull=True)
+    assert 2 <= unmet.count() <= 3
+    demanded = set(SupplyLink.objects.values_list("resource_id", flat=True))
+    assert Resource.objects.filter(status=ResourceStatus.PUBLISHED).exclude(pk__in=demanded).exists()
+
+
+def test_search_ranks_the_business_licence_first(demo):
+    licence = Resource.objects.get(name="企业营业执照信息")
+    assert search("营业执照").ids[0] == licence.pk

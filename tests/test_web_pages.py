@@ -155,3 +155,44 @@ def test_inbox_counts_unread(city, payload):
     assert 'id="unread">1<' in page
     c.post("/inbox/read/")
     assert 'id="unread">0<' in c.get("/").content.decode()
+
+
+def test_operator_manages_departments_in_admin_and_uscc_is_validated(city):  # R-ORG-01, R-ORG-04
+    operator = city.person("ops", city.authority, "operator")
+    operator.is_staff = True
+    operator.is_superuser = True
+    operator.save()
+    c = login(operator)
+    assert c.get("/admin/orgs/department/").status_code == 200
+    form = {
+        "name": "郴州市供水有限公司",
+        "short_name": "供水公司",
+        "uscc": "91431000MA4L0000XX",
+        "region": city.region.pk,
+        "level": "city",
+        "kind": "public_utility",
+        "platform": "郴州市政务数据共享交换平台",
+        "is_active": "on",
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+    }
+    r = c.post("/admin/orgs/department/add/", form)
+    assert r.status_code == 200 and "统一社会信用代码无效" in r.content.decode()
+    from govshare.orgs.identifiers import uscc_check_char
+    from govshare.orgs.models import Department
+
+    form["uscc"] = "91431000MA4L00001" + uscc_check_char(
+        "91431000MA4L00001"
+    )  # letters in the first places are legal
+    r = c.post("/admin/orgs/department/add/", form)
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert Department.objects.get(name="郴州市供水有限公司").by_reference
+
+
+def test_notice_dates_name_their_article(city, published, settings):  # R-CAT-15
+    resource = published()
+    settings.GOVSHARE_PROFILE = "shangrao"
+    services.retire_resource(city.reviewer, resource, "职能划转")
+    page = login(city.civil_officer).get(f"/catalog/resources/{resource.code}/").content.decode()
+    assert "将于 " in page
+    assert "饶智组办发〔2020〕1号 第九条" in page

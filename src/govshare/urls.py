@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
@@ -7,6 +8,7 @@ from govshare.web import views as web
 
 urlpatterns = [
     path("healthz", web.healthz),
+    path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", web.home, name="home"),

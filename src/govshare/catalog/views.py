@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from govshare.calendar.policy import active_profile
 from govshare.errors import DomainError, NotFound, ValidationFailed
 from govshare.orgs.models import Department, Role
 
@@ -29,6 +30,11 @@ FACET_VOCAB = {
     "format_category": rules.FORMAT_CATEGORIES,
     "update_cycle": rules.UPDATE_CYCLES,
 }
+
+
+def _notice_article() -> str:
+    """The article behind a notice period, shown next to every date it produced (R-CAT-15)."""
+    return active_profile().param("catalog_change_notice_months").article or ""
 
 
 def _fail(request, exc: DomainError):
@@ -74,6 +80,7 @@ def catalog_search(request):
             "page": page,
             "pages": pages,
             "querystring": base.urlencode(),
+            "notice_article": _notice_article(),
         },
     )
 
@@ -102,6 +109,7 @@ def resource_page(request, cls, seq):
             "can_maintain": can_maintain,
             "can_retire": resource.status == "published" and (can_maintain or user.has_role(Role.AUTHORITY)),
             "negative": resource.negative_entries.filter(status=NegativeStatus.CONFIRMED),
+            "notice_article": _notice_article(),
         },
     )
 
@@ -256,6 +264,7 @@ def revision_page(request, rev_id):
             "comments": rev.comments.select_related("author"),
             "provider": Department.objects.filter(pk=p.get("provider")).first(),
             "lead": Department.objects.filter(pk=p.get("lead_department")).first(),
+            "notice_article": _notice_article(),
         },
     )
 
@@ -305,7 +314,10 @@ def revision_publish(request, rev_id):
             narrowing_reason=post.get("narrowing_reason", ""),
         )
         if rev.status == "scheduled":
-            messages.info(request, f"按本地办法需提前通知，变更将于 {rev.effective_on:%Y-%m-%d} 生效")
+            messages.info(
+                request,
+                f"按本地办法需提前通知，变更将于 {rev.effective_on:%Y-%m-%d} 生效（{_notice_article()}）",
+            )
 
     return _do(request, rev_id, act, "审核通过")
 
@@ -342,7 +354,10 @@ def resource_retire(request, cls, seq):
         _fail(request, exc)
     else:
         if resource.status == "retiring":
-            messages.success(request, f"已发布下线预告，将于 {resource.retire_effective_on:%Y-%m-%d} 下线")
+            messages.success(
+                request,
+                f"已发布下线预告，将于 {resource.retire_effective_on:%Y-%m-%d} 下线（{_notice_article()}）",
+            )
         else:
             messages.success(request, "目录已下线，已通知使用部门")
     return redirect(f"/catalog/resources/{cls}/{seq}/")

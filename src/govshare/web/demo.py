@@ -648,6 +648,7 @@ def _load_people(depts: dict[str, Department]) -> dict[str, User]:
                 full_name=full_name,
                 phone=phone,
                 department=depts[p.dept],
+                is_staff=Role.OPERATOR in p.roles,  # the platform operator manages departments and people in /admin/
             )
             UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in p.roles])
         if p.is_head and depts[p.dept].head_id is None:

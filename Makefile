@@ -22,7 +22,7 @@ serve: $(STAMP)
 
 # The whole suite on SQLite, then again on PostgreSQL when GOVSHARE_TEST_DATABASE_URL is set.
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/python -m pytest
 	@if [ -n "$$GOVSHARE_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL =="; \
@@ -30,12 +30,12 @@ test: $(STAMP)
 	else echo "GOVSHARE_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests $(wildcard bench)
+	$(BIN)/ruff check --fix src tests $(wildcard bench)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -8,8 +8,11 @@ whole query meets the name (exact, contained, elsewhere) and then by the index r
 企业营业执照信息 above an entry that merely has a 营业执照号 item.
 """
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 
 from django.db import connection
 
@@ -31,25 +34,37 @@ def _documents(resource) -> dict[str, str]:
     }
 
 
+# On PostgreSQL the index row carries the entry's facet values, name and code, so a search reads one table
+# and never joins catalog_resource: that join was half the time of a broad query.
+_COPIED = ("name", "code", *FACETS)
+
+
+def _copied(resource) -> list:
+    return [getattr(resource, f) if f != "provider_id" else resource.provider_id for f in _COPIED]
+
+
 def reindex_resource(resource) -> None:
     if resource.status not in VISIBLE:
         unindex_resource(resource)
         return
     doc = _documents(resource)
+    texts = [doc["name"], doc["items"], doc["abstract"], doc["provider"]]
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
+            cols = ", ".join(_COPIED)
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ("document", *_COPIED))
             cur.execute(
-                "INSERT INTO catalog_search (resource_id, document) VALUES (%s, "
+                f"INSERT INTO catalog_search (resource_id, document, {cols}) VALUES (%s, "
                 "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B') || "
-                "setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D')) "
-                "ON CONFLICT (resource_id) DO UPDATE SET document = EXCLUDED.document",
-                [resource.pk, doc["name"], doc["items"], doc["abstract"], doc["provider"]],
+                "setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D'), "
+                f"{', '.join(['%s'] * len(_COPIED))}) ON CONFLICT (resource_id) DO UPDATE SET {updates}",
+                [resource.pk, *texts, *_copied(resource)],
             )
         else:
             cur.execute("DELETE FROM catalog_search WHERE rowid = %s", [resource.pk])
             cur.execute(
                 "INSERT INTO catalog_search (rowid, name, items, abstract, provider) VALUES (%s, %s, %s, %s, %s)",
-                [resource.pk, doc["name"], doc["items"], doc["abstract"], doc["provider"]],
+                [resource.pk, *texts],
             )
 
 
@@ -61,11 +76,17 @@ def unindex_resource(resource) -> None:
             cur.execute("DELETE FROM catalog_search WHERE rowid = %s", [resource.pk])
 
 
-def _match_sql(q: str) -> tuple[str, list] | None:
-    """A sub-select of (id, score) for the query, lower score = better; None when nothing to match."""
+def _match_sql(q: str, public: bool) -> tuple[str, list] | None:
+    """Rows (id, facets…, tier, name length, score, code) matching the query; lower sorts first.
+
+    tier 0: the name is the query; 1: the name contains it (shorter names first: 企业营业执照信息 is a
+    closer answer to 营业执照 than 宜章县个体工商户营业执照名录); 2: it matches elsewhere, by index rank.
+    """
     terms = query_terms(q)
     if not terms:
         return None
+    qs = q.strip()
+    open_only = "('unconditional', 'conditional')"
     if connection.vendor == "postgresql":
         parts = []
         for kind, toks in terms:
@@ -74,23 +95,36 @@ def _match_sql(q: str) -> tuple[str, list] | None:
             else:
                 parts.append(_pg_quote(toks[0]) + ":*")
         tsq = " & ".join(f"({p})" for p in parts)
+        facets = ", ".join(FACETS)
         sql = (
-            "SELECT resource_id AS id, -ts_rank(document, to_tsquery('simple', %s), 1) AS score "
-            "FROM catalog_search WHERE document @@ to_tsquery('simple', %s)"
+            f"SELECT resource_id, {facets}, t.tier, CASE WHEN t.tier = 1 THEN length(name) ELSE 0 END, "
+            "-ts_rank(document, to_tsquery('simple', %s), 1), code FROM catalog_search, "
+            "LATERAL (SELECT CASE WHEN name = %s THEN 0 WHEN strpos(name, %s) > 0 THEN 1 ELSE 2 END AS tier) t "
+            "WHERE document @@ to_tsquery('simple', %s)"
         )
-        return sql, [tsq, tsq]
+        if public:
+            sql += f" AND open_type IN {open_only}"
+        return sql, [tsq, qs, qs, tsq]
     parts = []
     for kind, toks in terms:
         if kind == "phrase":
             parts.append('"' + " ".join(toks) + '"')
         else:
             parts.append('"' + toks[0] + '"*')
+    # On SQLite the FTS5 row holds the long token columns, so reading copied values from it costs more
+    # than joining the narrow resource row: the match stays a sub-select joined to catalog_resource.
     w = ", ".join(str(_WEIGHTS[c]) for c in ("name", "items", "abstract", "provider"))
+    facets = ", ".join(f"r.{f}" for f in FACETS)
     sql = (
-        f"SELECT rowid AS id, bm25(catalog_search, {w}) AS score FROM catalog_search "
-        "WHERE catalog_search MATCH %s"
+        f"SELECT r.id, {facets}, CASE WHEN r.name = %s THEN 0 WHEN instr(r.name, %s) > 0 THEN 1 ELSE 2 END, "
+        "CASE WHEN instr(r.name, %s) > 0 AND r.name <> %s THEN length(r.name) ELSE 0 END, m.score, r.code "
+        "FROM catalog_resource r JOIN (SELECT rowid AS id, "
+        f"bm25(catalog_search, {w}) AS score FROM catalog_search WHERE catalog_search MATCH %s) m ON m.id = r.id "
+        "WHERE r.status IN ('published', 'retiring')"
     )
-    return sql, [" AND ".join(parts)]
+    if public:
+        sql += f" AND r.open_type IN {open_only}"
+    return sql, [qs, qs, qs, qs, " AND ".join(parts)]
 
 
 def _pg_quote(token: str) -> str:
@@ -123,42 +157,61 @@ def search(
         k: [str(v) for v in vs if v not in ("", None)] for k, vs in (filters or {}).items() if k in FACETS
     }
     filters = {k: v for k, v in filters.items() if v}
-    vis = "r.status IN ('published', 'retiring')"
-    if public:
-        vis += " AND r.open_type IN ('unconditional', 'conditional')"
-    cols = ", ".join(f"r.{f}" for f in FACETS)
-    match = _match_sql(q) if q and q.strip() else None
+    match = _match_sql(q, public) if q and q.strip() else None
     if match:
-        msql, params = match
-        qs = q.strip()
-        contains = "strpos(r.name, %s) > 0" if connection.vendor == "postgresql" else "instr(r.name, %s) > 0"
-        sql = (
-            f"SELECT r.id, {cols}, CASE WHEN r.name = %s THEN 0 WHEN {contains} THEN 1 ELSE 2 END AS tier, "
-            f"m.score, r.code FROM catalog_resource r JOIN ({msql}) m ON m.id = r.id WHERE {vis}"
-        )
-        params = [qs, qs, *params]
+        sql, params = match
     elif q and q.strip():
         return SearchResult(0, [], {f: [] for f in FACETS})
     else:
-        sql = f"SELECT r.id, {cols}, 0 AS tier, 0 AS score, r.code FROM catalog_resource r WHERE {vis}"
+        cols = ", ".join(f"r.{f}" for f in FACETS)
+        sql = (
+            f"SELECT r.id, {cols}, 0, 0, 0, r.code FROM catalog_resource r "
+            "WHERE r.status IN ('published', 'retiring')"
+        )
+        if public:
+            sql += " AND r.open_type IN ('unconditional', 'conditional')"
         params = []
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     n = len(FACETS)
-    wanted = {FACETS.index(k) + 1: set(v) for k, v in filters.items()}
-
-    def passes(row, skip: int | None = None) -> bool:
-        return all(str(row[i]) in vals for i, vals in wanted.items() if i != skip)
+    # Column-wise from here on: one pass per facet in C (Counter, compress, itemgetter) instead of a Python
+    # predicate per row per facet; a 20,000-row match costs milliseconds, not hundreds of them.
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (n + 5)
+    # str() as before (provider_id is an integer); None stays None so that it is never counted
+    values = {
+        i: [v if v is None or v.__class__ is str else str(v) for v in columns[i]] for i in range(1, n + 1)
+    }
+    ok = {FACETS.index(k) + 1: _member(values[FACETS.index(k) + 1], set(v)) for k, v in filters.items()}
 
     facets = {}
     for i, name in enumerate(FACETS, start=1):
-        counts = Counter(str(row[i]) for row in rows if row[i] not in ("", None) and passes(row, skip=i))
+        mask = _all([m for j, m in ok.items() if j != i])
+        counts = Counter(values[i] if mask is None else compress(values[i], mask))
+        counts.pop("", None)
+        counts.pop(None, None)
         facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    hits = [row for row in rows if passes(row)]
-    if order == "code" or not match:
-        hits.sort(key=lambda r: r[n + 3])
-    else:
-        hits.sort(key=lambda r: (r[n + 1], r[n + 2], r[n + 3]))
+    mask = _all(list(ok.values()))
+    hits = rows if mask is None else list(compress(rows, mask))
     start = max(page - 1, 0) * per_page
-    return SearchResult(total=len(hits), ids=[r[0] for r in hits[start : start + per_page]], facets=facets)
+    end = start + per_page
+    key = itemgetter(n + 4) if order == "code" or not match else itemgetter(n + 1, n + 2, n + 3, n + 4)
+    # nsmallest(k) is documented to equal sorted()[:k]; only the page is ever ordered in full
+    ranked = heapq.nsmallest(end, hits, key=key) if 0 <= end < len(hits) else sorted(hits, key=key)
+    return SearchResult(total=len(hits), ids=[r[0] for r in ranked[start:end]], facets=facets)
+
+
+def _member(column: list, wanted: set) -> list[bool]:
+    # the row-wise filter compared str(value), and str(None) == "None" (facet columns are NOT NULL anyway)
+    if None in column and "None" in wanted:
+        return [("None" if v is None else v) in wanted for v in column]
+    return [v in wanted for v in column]
+
+
+def _all(masks: list[list[bool]]) -> list[bool] | None:
+    """Element-wise AND of the masks; None (no filtering) when there are none."""
+    if not masks:
+        return None
+    if len(masks) == 1:
+        return masks[0]
+    return [all(t) for t in zip(*masks, strict=True)]

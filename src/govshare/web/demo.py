@@ -797,6 +797,31 @@ def _accounts(users: dict[str, User]) -> list[dict]:
 
 
 @transaction.atomic
+def _deadlines(users: dict[str, User], resources: dict) -> None:
+    """Two catalog-update duties (R-CAT-13) so 我的待办 and 督办 have something to show: one running for
+    the market regulator, one already overdue for the police. Dates are relative to today, so the demo
+    looks the same whenever it is loaded; each is recorded once."""
+    from django.utils import timezone
+
+    from govshare.calendar.policy import work_calendar
+    from govshare.supervision.models import CatalogTrigger
+    from govshare.supervision.services import check_due, record_catalog_trigger
+
+    today = timezone.localdate()
+    cal = work_calendar()
+    for username, back, text in (
+        ("provider", 3, "《市场主体登记管理条例实施细则》修订，登记事项调整"),
+        ("police", 30, "户籍管理职能调整，部分业务划转至政务服务中心"),
+    ):
+        user = users[username]
+        if CatalogTrigger.objects.filter(department=user.department, description=text).exists():
+            continue
+        occurred = cal.add_working_days(today, -back).due
+        record_catalog_trigger(user, event="law_revision" if username == "provider" else "function_change",
+                               description=text, occurred_on=occurred)
+    check_due(today)
+
+
 def load_demo() -> dict:
     """Load (or top up) the demo city; safe to run any number of times."""
     _load_regions()
@@ -807,6 +832,7 @@ def load_demo() -> dict:
     _load_demands(depts, users, resources)
     _second_version(users, resources)
     _negative_proposal(users, resources)
+    _deadlines(users, resources)
     n_depts = Department.objects.count()
     n_published = Resource.objects.filter(
         status__in=[ResourceStatus.PUBLISHED, ResourceStatus.RETIRING]

@@ -196,3 +196,12 @@ def test_notice_dates_name_their_article(city, published, settings):  # R-CAT-15
     page = login(city.civil_officer).get(f"/catalog/resources/{resource.code}/").content.decode()
     assert "将于 " in page
     assert "饶智组办发〔2020〕1号 第九条" in page
+
+
+def test_api_docs_are_served_from_our_own_static_files(db):
+    """The deployment network is closed: the Swagger UI must not come from a CDN."""
+    r = Client().get("/api/v1/docs")
+    page = r.content.decode()
+    assert r.status_code == 200 and "/static/ninja/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower() and "https://" not in page
+    assert "default-src 'self'" in r["Content-Security-Policy"]

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "ninja",  # serves the API docs (Swagger UI) from our own static files, not a CDN
     "govshare.orgs",
     "govshare.calendar",
     "govshare.catalog",

@@ -61,8 +61,10 @@ def http_error(request, exc: HttpError):
     return _error(request, exc.status_code, "http_error", str(exc))
 
 
+from govshare.audit.api import router as audit_router  # noqa: E402
 from govshare.catalog.api import router as catalog_router  # noqa: E402
 from govshare.orgs.api import router as orgs_router  # noqa: E402
 
 api.add_router("/orgs", orgs_router)
 api.add_router("/catalog", catalog_router)
+api.add_router("/audit", audit_router)

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "govshare.catalog",
     "govshare.notifications",
     "govshare.supervision",
+    "govshare.audit",
     "govshare.web",
 ]
 
@@ -52,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "govshare.web.middleware.SecureHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    "govshare.audit.middleware.RequestIdMiddleware",
 ]
 
 ROOT_URLCONF = "govshare.urls"
@@ -156,6 +158,10 @@ EMAIL_USE_SSL = os.environ.get("GOVSHARE_EMAIL_USE_SSL", "0") == "1"
 EMAIL_TIMEOUT = int(os.environ.get("GOVSHARE_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("GOVSHARE_EMAIL_FROM", "政务数据共享交换平台 <noreply@localhost>")
 GOVSHARE_BASE_URL = os.environ.get("GOVSHARE_BASE_URL", "")
+
+# Audit log signing keys (Ed25519 PEM files) live outside the database; the newest is the active one.
+GOVSHARE_AUDIT_KEY_DIR = Path(os.environ.get("GOVSHARE_AUDIT_KEY_DIR", VAR_DIR / "keys"))
+GOVSHARE_AUDIT_HASH_ALG = os.environ.get("GOVSHARE_AUDIT_HASH_ALG", "sha256")
 
 # The jurisdiction whose regulation this instance runs (see govshare/calendar/profiles/).
 GOVSHARE_PROFILE = os.environ.get("GOVSHARE_PROFILE", "chenzhou")

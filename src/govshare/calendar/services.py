@@ -13,6 +13,7 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 
+from govshare.audit import services as audit
 from govshare.errors import DomainError, PermissionDenied, ValidationFailed
 from govshare.orgs.models import Role
 
@@ -156,6 +157,12 @@ def import_overrides(text: str, source: str, user=None) -> dict:
             if changed:
                 policy.overrides_changed()
             recomputed = _recompute_provisional() if changed else 0
+            audit.record(
+                "calendar.overrides.import",
+                actor=user,
+                object_type="calendar.holidayoverride",
+                detail={"source": source, **counts},
+            )
     except IntegrityError:
         raise DomainError("concurrent_import", "另一次导入正在进行，请稍后重试") from None
     finally:
@@ -187,6 +194,13 @@ def delete_year(year: int, user=None) -> dict:
             if deleted:
                 policy.overrides_changed()
             recomputed = _recompute_provisional() if deleted else 0
+            audit.record(
+                "calendar.overrides.delete_year",
+                actor=user,
+                object_type="calendar.holidayoverride",
+                object_id=year,
+                detail={"deleted": deleted},
+            )
     finally:
         policy.overrides_changed()
     return {"deleted": deleted, "recomputed": recomputed}

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from govshare.audit import services as audit
 from govshare.calendar.policy import profile_value, work_calendar
 from govshare.errors import DomainError, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
@@ -161,7 +162,9 @@ def create_resource(user, payload: dict, reason: str = "新编目录") -> Resour
             continue
     else:  # pragma: no cover - five concurrent registrations in one classification
         raise DomainError("code_conflict", "资源代码分配冲突，请重试", status=409)
-    return ResourceRevision.objects.create(resource=resource, payload=p, reason=reason, author=user)
+    revision = ResourceRevision.objects.create(resource=resource, payload=p, reason=reason, author=user)
+    audit.record("catalog.resource.create", actor=user, object=resource, detail={"code": resource.code})
+    return revision
 
 
 def open_revision(resource: Resource) -> ResourceRevision | None:
@@ -186,13 +189,15 @@ def start_revision(user, resource: Resource, reason: str) -> ResourceRevision:
         raise IllegalTransition("revision_open", "该目录已有一个进行中的变更，请先处理")
     if not reason.strip():
         raise ValidationFailed([rules.error("reason", "required", "变更原因必须填写", "变更原因")])
-    return ResourceRevision.objects.create(
+    revision = ResourceRevision.objects.create(
         resource=resource,
         payload=snapshot(resource),
         reason=reason.strip(),
         author=user,
         base_version=resource.version,
     )
+    audit.record("catalog.revision.start", actor=user, object=revision, detail={"resource": resource.code})
+    return revision
 
 
 def _lock_revision(revision: ResourceRevision) -> ResourceRevision:
@@ -223,6 +228,7 @@ def update_revision(
             provider_id=p["provider"] or resource.provider_id,
             lead_department_id=p["lead_department"],
         )
+    audit.record("catalog.revision.update", actor=user, object=revision, detail={"resource": resource.code})
     return revision
 
 
@@ -267,6 +273,7 @@ def submit_revision(user, revision: ResourceRevision) -> ResourceRevision:
             skip_if_unset=True,
             link=f"/catalog/revisions/{revision.pk}/",
         )
+    audit.record("catalog.revision.submit", actor=user, object=revision, detail={"resource": resource.code})
     return revision
 
 
@@ -290,6 +297,7 @@ def return_revision(user, revision: ResourceRevision, comment: str) -> ResourceR
         body=comment.strip(),
         link=f"/catalog/revisions/{revision.pk}/",
     )
+    audit.record("catalog.revision.return", actor=user, object=revision)
     return revision
 
 
@@ -301,6 +309,7 @@ def withdraw_revision(user, revision: ResourceRevision) -> ResourceRevision:
     _require_officer(user, revision.resource.maintainer())
     revision.status = RevisionStatus.WITHDRAWN
     revision.save()
+    audit.record("catalog.revision.withdraw", actor=user, object=revision)
     return revision
 
 
@@ -353,6 +362,12 @@ def publish_revision(
         revision=revision, author=user, action="publish", body=comment.strip() or "审核通过"
     )
     if narrowed:
+        audit.record(
+            "catalog.revision.narrowing_confirm",
+            actor=user,
+            object=revision,
+            detail={"resource": resource.code, "reason": narrowing_reason.strip()[:500]},
+        )
         NarrowingRecord.objects.create(
             resource=resource,
             revision=revision,
@@ -384,8 +399,20 @@ def publish_revision(
             body=revision.reason,
             link=f"/catalog/resources/{resource.code}/",
         )
+        audit.record(
+            "catalog.revision.publish",
+            actor=user,
+            object=revision,
+            detail={"resource": resource.code, "scheduled": True, "narrowed": bool(narrowed)},
+        )
         return revision
     _apply(revision, resource, old, p, approved_by=user, when=now)
+    audit.record(
+        "catalog.revision.publish",
+        actor=user,
+        object=revision,
+        detail={"resource": resource.code, "scheduled": False, "narrowed": bool(narrowed)},
+    )
     return revision
 
 
@@ -497,9 +524,11 @@ def retire_resource(user, resource: Resource, reason: str) -> Resource:
             link=f"/catalog/resources/{resource.code}/",
         )
         reindex_resource(resource)
+        audit.record("catalog.resource.retire", actor=user, object=resource, detail={"scheduled": True})
         return resource
     resource.retire_effective_on = today
     _retire_now(resource)
+    audit.record("catalog.resource.retire", actor=user, object=resource, detail={"scheduled": False})
     notify_departments(
         users,
         "catalog.retired",
@@ -537,6 +566,7 @@ def apply_due_changes(today: dt.date | None = None) -> dict:
             approved_by=revision.decided_by,
             when=timezone.now(),
         )
+        audit.record("catalog.revision.apply_due", object=revision, detail={"resource": resource.code})
         applied += 1
     for resource in Resource.objects.select_for_update().filter(
         status=ResourceStatus.RETIRING, retire_effective_on__lte=today
@@ -549,6 +579,7 @@ def apply_due_changes(today: dt.date | None = None) -> dict:
             body=resource.retire_reason,
             link=f"/catalog/resources/{resource.code}/",
         )
+        audit.record("catalog.resource.retire_due", object=resource)
         retired += 1
     return {"applied": applied, "retired": retired}
 
@@ -584,6 +615,7 @@ def refresh_responsibilities(resource: Resource, today: dt.date) -> None:
 # --- demand, supply and negative lists ---------------------------------------------------------------------
 
 
+@transaction.atomic
 def create_demand(
     user,
     *,
@@ -603,7 +635,7 @@ def create_demand(
         errors.append(rules.error("data_name", "required", "所需数据不能为空", "所需数据"))
     if errors:
         raise ValidationFailed(errors)
-    return Demand.objects.create(
+    demand = Demand.objects.create(
         department=user.department,
         service_item=service_item.strip(),
         service_item_code=service_item_code.strip(),
@@ -613,19 +645,25 @@ def create_demand(
         note=note.strip(),
         created_by=user,
     )
+    audit.record("catalog.demand.create", actor=user, object=demand)
+    return demand
 
 
+@transaction.atomic
 def link_supply(user, demand: Demand, resource: Resource) -> SupplyLink:
     """The provider confirms its published entry answers a demand (R-CAT-19)."""
     if not resource.is_live:
         raise IllegalTransition("not_published", "只有已发布的目录可以列入供给清单")
     _require_officer(user, resource.provider)
-    link, _ = SupplyLink.objects.get_or_create(
+    link, created = SupplyLink.objects.get_or_create(
         demand=demand, resource=resource, defaults={"confirmed_by": user}
     )
+    if created:
+        audit.record("catalog.supply.link", actor=user, object=link, detail={"demand": demand.pk})
     return link
 
 
+@transaction.atomic
 def propose_negative(
     user, resource: Resource, legal_basis: str, item: InfoItem | None = None
 ) -> NegativeListEntry:
@@ -642,13 +680,15 @@ def propose_negative(
         )
     if item is not None and item.resource_id != resource.id:
         raise NotFound("item_not_found", "信息项不属于该目录")
-    return NegativeListEntry.objects.create(
+    entry = NegativeListEntry.objects.create(
         resource=resource,
         item=item,
         item_name=item.name if item else "",
         legal_basis=legal_basis.strip(),
         proposed_by=user,
     )
+    audit.record("catalog.negative.propose", actor=user, object=entry, detail={"resource": resource.code})
+    return entry
 
 
 @transaction.atomic
@@ -662,4 +702,5 @@ def review_negative(user, entry: NegativeListEntry, approve: bool, comment: str 
     entry.status = NegativeStatus.CONFIRMED if approve else NegativeStatus.REJECTED
     entry.reviewed_by, entry.reviewed_at, entry.review_comment = user, timezone.now(), comment.strip()
     entry.save()
+    audit.record("catalog.negative.review", actor=user, object=entry, detail={"approve": bool(approve)})
     return entry

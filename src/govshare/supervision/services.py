@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from govshare.audit import services as audit
 from govshare.calendar.policy import active_profile, work_calendar
 from govshare.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
@@ -97,6 +98,11 @@ def open_obligation(
         extension_parameter=extension_parameter,
         extension_approver_role=extension_approver_role,
     )
+    audit.record(
+        "supervision.obligation.open",
+        object=ob,
+        detail={"duty": duty, "subject": f"{subject_type}:{subject_id}", "department": department.pk},
+    )
     due_text = f"，截止 {due_on:%Y-%m-%d}（{ob.article}）" if due_on else "（本地办法未规定时限）"
     notify_departments(
         [department],
@@ -122,6 +128,12 @@ def _close(ob: Obligation, status: str, by, note: str) -> Obligation:
     ob.fulfilled_late = status == ObligationStatus.FULFILLED and ob.due_on is not None and today > ob.due_on
     ob.status, ob.closed_at, ob.closed_by, ob.close_note = status, timezone.now(), by, note[:300]
     ob.save()
+    action = (
+        "supervision.obligation.fulfil"
+        if status == ObligationStatus.FULFILLED
+        else "supervision.obligation.cancel"
+    )
+    audit.record(action, actor=by, object=ob, detail={"duty": ob.duty, "late": bool(ob.fulfilled_late)})
     return ob
 
 
@@ -199,6 +211,12 @@ def extend_obligation(ob: Obligation, approver, working_days: int, reason: str) 
         body=reason,
         link="/obligations/",
     )
+    audit.record(
+        "supervision.obligation.extend",
+        actor=approver,
+        object=ob,
+        detail={"working_days": working_days, "new_due_on": deadline.due.isoformat()},
+    )
     return ext
 
 
@@ -266,6 +284,7 @@ def recompute_provisional() -> int:
 # --- duties the regulations create outside a single workflow -------------------------------------------------
 
 
+@transaction.atomic
 def record_catalog_trigger(
     user, *, event: str, description: str, occurred_on: dt.date, resource=None
 ) -> Obligation:
@@ -309,6 +328,7 @@ def record_catalog_trigger(
         occurred_on=occurred_on,
         recorded_by=user,
     )
+    audit.record("supervision.catalog_trigger.record", actor=user, object=trigger, detail={"event": event})
     label = f"{trigger.get_event_display()}：{description.strip()}"
     subject = resource if resource is not None else dept
     return open_obligation(
@@ -339,6 +359,9 @@ def file_record(user, kind: str, summary: str, period: str = "") -> Filing:
     with transaction.atomic():
         filing = Filing.objects.create(
             department=dept, kind=kind, period=period, summary=summary.strip(), filed_by=user
+        )
+        audit.record(
+            "supervision.filing.file", actor=user, object=filing, detail={"kind": kind, "period": period}
         )
         duty = {
             "county_change": "federation.county_filing",

@@ -648,7 +648,8 @@ def _load_people(depts: dict[str, Department]) -> dict[str, User]:
                 full_name=full_name,
                 phone=phone,
                 department=depts[p.dept],
-                is_staff=Role.OPERATOR in p.roles,  # the platform operator manages departments and people in /admin/
+                is_staff=Role.OPERATOR
+                in p.roles,  # the platform operator manages departments and people in /admin/
             )
             UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in p.roles])
         if p.is_head and depts[p.dept].head_id is None:
@@ -817,9 +818,37 @@ def _deadlines(users: dict[str, User], resources: dict) -> None:
         if CatalogTrigger.objects.filter(department=user.department, description=text).exists():
             continue
         occurred = cal.add_working_days(today, -back).due
-        record_catalog_trigger(user, event="law_revision" if username == "provider" else "function_change",
-                               description=text, occurred_on=occurred)
+        record_catalog_trigger(
+            user,
+            event="law_revision" if username == "provider" else "function_change",
+            description=text,
+            occurred_on=occurred,
+        )
     check_due(today)
+
+
+def _settle_inbox() -> None:
+    """Mark as read what the loading itself announced and is already dealt with (the reviews of entries
+    that are now published), so each inbox opens on what still waits: the pending review, the returned
+    entry, the deadlines."""
+    from govshare.catalog.models import ResourceRevision, RevisionStatus
+    from govshare.notifications.models import Notification, NotificationRead
+
+    still_waiting = {
+        f"/catalog/revisions/{pk}/"
+        for pk in ResourceRevision.objects.filter(
+            status__in=[RevisionStatus.SUBMITTED, RevisionStatus.RETURNED]
+        ).values_list("pk", flat=True)
+    }
+    settled = Notification.objects.filter(kind__startswith="catalog.", department__isnull=False).exclude(
+        link__in=still_waiting
+    )
+    reads = [
+        NotificationRead(notification=n, user=u)
+        for n in settled.select_related("department")
+        for u in User.objects.filter(department_id=n.department_id)
+    ]
+    NotificationRead.objects.bulk_create(reads, ignore_conflicts=True)
 
 
 def load_demo() -> dict:
@@ -833,6 +862,7 @@ def load_demo() -> dict:
     _second_version(users, resources)
     _negative_proposal(users, resources)
     _deadlines(users, resources)
+    _settle_inbox()
     n_depts = Department.objects.count()
     n_published = Resource.objects.filter(
         status__in=[ResourceStatus.PUBLISHED, ResourceStatus.RETIRING]

@@ -9,6 +9,7 @@ log = logging.getLogger(__name__)
 
 
 def run_tick() -> dict:
+    from govshare.audit.services import seal_pending
     from govshare.catalog.services import apply_due_changes
     from govshare.notifications.webhooks import deliver_due_webhooks
     from govshare.supervision.services import check_due, ensure_periodic
@@ -18,6 +19,7 @@ def run_tick() -> dict:
         "periodic": ensure_periodic(),
         "deadlines": check_due(),
         "webhooks": deliver_due_webhooks(),
+        "audit": seal_pending(),
     }
 
 

@@ -1,0 +1,46 @@
+"""/api/v1/audit/: events, receipts, signed heads, consistency proofs and the public keyring."""
+
+from ninja import Router
+
+from govshare.audit import keys, selectors, services
+from govshare.errors import NotFound
+
+router = Router(tags=["audit"])
+
+
+@router.get("/events")
+def list_events(
+    request, object_type: str = "", object_id: str = "", before: int | None = None, limit: int = 50
+):
+    """Events that concern the caller's department (authority and auditors see all); keyset by `before`."""
+    qs = selectors.events_for(request.auth, object_type, object_id)
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    limit = max(1, min(limit, 500))
+    rows = [services.event_dict(r) for r in qs.values_list(*services.FIELDS)[:limit]]
+    return {"items": rows, "next_before": rows[-1]["seq"] if len(rows) == limit else None}
+
+
+@router.get("/events/{seq}/receipt")
+def event_receipt(request, seq: int):
+    if not selectors.is_party(request.auth, seq):
+        raise NotFound("not_found", f"第 {seq} 号审计事件不存在或与您无关")
+    return services.receipt(seq)
+
+
+@router.get("/heads/latest")
+def head_latest(request):
+    head = services.latest_head()
+    if head is None:
+        raise NotFound("no_head", "审计日志尚未封存任何树头")
+    return head.to_dict()
+
+
+@router.get("/consistency")
+def consistency(request, old: int, new: int):
+    return services.consistency(old, new)
+
+
+@router.get("/keys")
+def public_keys(request):
+    return keys.keyring()

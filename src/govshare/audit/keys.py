@@ -1,0 +1,78 @@
+"""Signing keys for tree heads: Ed25519 PEM files in GOVSHARE_AUDIT_KEY_DIR, never in the database.
+
+Files are named ``<UTC yyyymmddHHMMSSffffff>-<key_id[:16]>.pem``; the newest is the active key.
+``keyring.json`` in the same directory accumulates every public key ever created, so heads signed before
+a rotation stay verifiable even after the old private key file is deleted (which the operator may do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from govshare.audit import merkle
+
+KEYRING = "keyring.json"
+
+
+def key_dir() -> Path:
+    return Path(settings.GOVSHARE_AUDIT_KEY_DIR)
+
+
+def _private_files(d: Path) -> list[Path]:
+    return sorted(d.glob("*.pem")) if d.is_dir() else []
+
+
+def _read_ring(d: Path) -> list[dict]:
+    path = d / KEYRING
+    if not path.exists():
+        return []
+    return json.loads(path.read_text("utf-8"))["keys"]
+
+
+def _write_ring(d: Path, entries: list[dict]) -> None:
+    tmp = d / (KEYRING + ".tmp")
+    tmp.write_text(json.dumps({"keys": entries}, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    os.replace(tmp, d / KEYRING)
+
+
+def create_key() -> merkle.Ed25519Signer:
+    """Generate a new key, which becomes the active one (rotation)."""
+    d = key_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    signer = merkle.Ed25519Signer.generate()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    path = d / f"{stamp}-{signer.key_id[:16]}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(signer.private_pem())
+    ring = [e for e in _read_ring(d) if e["key_id"] != signer.key_id]
+    ring += merkle.keyring_document([(signer.algorithm, signer.public_key_bytes)])["keys"]
+    _write_ring(d, ring)
+    return signer
+
+
+def active_signer(create: bool = True) -> merkle.Ed25519Signer | None:
+    """The newest private key; the first one is created on demand (dev/demo convenience)."""
+    files = _private_files(key_dir())
+    if files:
+        return merkle.load_signer(files[-1].read_bytes())
+    return create_key() if create else None
+
+
+def keyring() -> dict:
+    """The public keyring document (docs/audit-verifier.md §5): keyring.json plus every private key file."""
+    d = key_dir()
+    entries = {e["key_id"]: e for e in _read_ring(d)}
+    for f in _private_files(d):
+        s = merkle.load_signer(f.read_bytes())
+        entries.setdefault(s.key_id, merkle.keyring_document([(s.algorithm, s.public_key_bytes)])["keys"][0])
+    return {"keys": list(entries.values())}
+
+
+def trusted_keys() -> dict:
+    return merkle.load_keyring(keyring())

@@ -389,3 +389,62 @@ def test_withdrawn_draft_leaves_no_live_entry(city, payload):
     services.withdraw_revision(city.market_officer, rev)
     assert ResourceRevision.objects.get(pk=rev.pk).status == RevisionStatus.WITHDRAWN
     assert search("").total == 0
+
+
+def test_entry_with_an_open_change_cannot_be_retired(city, published):  # review finding: no resurrection
+    resource = published()
+    rev = services.start_revision(city.market_officer, resource, "调整")
+    services.submit_revision(city.market_officer, rev)
+    with pytest.raises(IllegalTransition) as exc:
+        services.retire_resource(city.reviewer, resource, "职能划转")
+    assert exc.value.code == "revision_open"
+    services.withdraw_revision(city.market_officer, rev)
+    services.retire_resource(city.reviewer, resource, "职能划转")
+    assert Resource.objects.get(pk=resource.pk).status == "retired"
+
+
+def test_classification_fixed_at_registration_and_draft_cannot_change_hands(city, payload):
+    rev = services.create_resource(city.market_officer, payload())
+    with pytest.raises(ValidationFailed) as exc:
+        services.update_revision(city.market_officer, rev, payload(classification=city.theme.code))
+    assert "immutable" in codes(exc.value)
+    with pytest.raises(PermissionDenied):  # the police officer cannot take over the market regulator's draft
+        services.update_revision(city.police_officer, rev, payload(provider=city.police.pk))
+    rev.refresh_from_db()
+    assert rev.payload["provider"] == city.market.pk
+
+
+def test_withdrawal_cancels_the_authoritys_review_deadline(city, payload, settings):  # NX 22
+    from govshare.supervision.models import Obligation
+
+    settings.GOVSHARE_PROFILE = "neixiang"
+    rev = services.create_resource(city.market_officer, payload())
+    services.submit_revision(city.market_officer, rev)
+    review = Obligation.objects.get(duty="catalog.review")
+    services.withdraw_revision(city.market_officer, rev)
+    review.refresh_from_db()
+    assert review.status == "cancelled"
+
+
+def test_one_failing_scheduled_change_does_not_block_the_others(city, published, settings, monkeypatch):
+    settings.GOVSHARE_PROFILE = "shangrao"
+    first, second = published(), published(name="企业年报信息")
+    for resource in (first, second):
+        rev = services.start_revision(city.market_officer, resource, "更新周期调整")
+        services.update_revision(city.market_officer, rev, dict(rev.payload, update_cycle="weekly"))
+        services.submit_revision(city.market_officer, rev)
+        services.publish_revision(city.reviewer, rev)
+    effective = ResourceRevision.objects.filter(status=RevisionStatus.SCHEDULED).first().effective_on
+    real_apply = services._apply
+
+    def flaky(revision, resource, *args, **kwargs):
+        if resource.pk == first.pk:
+            raise RuntimeError("disk full")
+        return real_apply(revision, resource, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_apply", flaky)
+    assert services.apply_due_changes(effective) == {"applied": 1, "retired": 0, "failed": 1}
+    assert Resource.objects.get(pk=second.pk).update_cycle == "weekly"
+    assert Resource.objects.get(pk=first.pk).update_cycle == "daily"
+    monkeypatch.setattr(services, "_apply", real_apply)
+    assert services.apply_due_changes(effective)["applied"] == 1  # retried on the next tick

@@ -74,6 +74,12 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def loopback_receivers(settings):
+    """The receivers in these tests listen on 127.0.0.1, which production refuses as a webhook target."""
+    settings.GOVSHARE_WEBHOOK_ALLOW_LOOPBACK = True
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -525,3 +531,16 @@ def test_webhook_pages(city, receiver):
     assert d.status == DeliveryStatus.FAILED
     r = c.post(f"/notifications/webhooks/{hook.pk}/deactivate/", follow=True)
     assert "该 Webhook 已停用" in r.content.decode()
+
+
+def test_platform_loopback_and_link_local_targets_are_refused(settings):
+    settings.GOVSHARE_WEBHOOK_ALLOW_LOOPBACK = False
+    for url in (
+        "http://127.0.0.1:8000/x",
+        "http://localhost/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+    ):
+        with pytest.raises(ValidationFailed):
+            webhooks.clean_url(url)
+    assert webhooks.clean_url("https://10.12.0.8/hooks/govshare") == "https://10.12.0.8/hooks/govshare"

@@ -16,8 +16,15 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = os.environ.get("GOVSHARE_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("GOVSHARE_SECRET_KEY", "")
 if not SECRET_KEY:
-    # Development and tests only: `govshare check --deploy` refuses to pass without a real key.
-    SECRET_KEY = "insecure-dev-key-set-GOVSHARE_SECRET_KEY-in-production"
+    # Never a key from the source code: without GOVSHARE_SECRET_KEY the instance makes its own random key
+    # once and keeps it under var/ (readable by the service account only), so sessions survive restarts.
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        _key_file.touch(mode=0o600)
+        _key_file.write_text(secrets.token_urlsafe(50))
+    SECRET_KEY = _key_file.read_text().strip()
 ALLOWED_HOSTS = [
     h for h in os.environ.get("GOVSHARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
 ]

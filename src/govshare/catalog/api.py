@@ -486,8 +486,12 @@ def negative_out(n: NegativeListEntry) -> dict:
 
 @router.get("/negative", response=list[NegativeOut], summary="负面清单（默认只列已生效条目）")
 def negative_list(request, status: str = "confirmed"):
+    """Entries in force are public within government; proposals only to the authority and their proposer."""
+    entries = NegativeListEntry.objects.filter(status=status).select_related("resource")
     return [
-        negative_out(n) for n in NegativeListEntry.objects.filter(status=status).select_related("resource")
+        negative_out(n)
+        for n in entries
+        if status == "confirmed" or selectors.can_review_negative(request.auth, n)
     ]
 
 

@@ -106,3 +106,8 @@ def gap_report():
         Resource.objects.filter(status__in=LIVE).exclude(supplies__isnull=False).select_related("provider")
     )
     return list(unmet), list(unused)
+
+
+def can_review_negative(user, entry) -> bool:
+    """A not-yet-confirmed negative-list entry may name a draft: only the authority and its provider see it."""
+    return user.has_role(Role.AUTHORITY, Role.AUDITOR) or entry.resource.provider_id == user.department_id

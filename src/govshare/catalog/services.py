@@ -1,6 +1,7 @@
 """Every write to the catalog and its lists. Views and API handlers call these and nothing else writes."""
 
 import datetime as dt
+import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -33,6 +34,8 @@ from .models import (
     SupplyLink,
 )
 from .search import reindex_resource, unindex_resource
+
+log = logging.getLogger(__name__)
 
 
 def rule_context() -> rules.RuleContext:
@@ -213,11 +216,20 @@ def update_revision(
         raise IllegalTransition("not_editable", f"{revision.get_status_display()}状态的目录不能修改")
     p = _prepare(payload)
     resource = revision.resource
-    if resource.version and p.get("classification") != resource.classification_id:
+    if p.get("classification") != resource.classification_id:
         raise ValidationFailed(
-            [rules.error("classification", "immutable", "已发布目录的资源分类不能修改，请新编目录")]
+            [
+                rules.error(
+                    "classification",
+                    "immutable",
+                    "资源分类决定资源代码，登记后不能修改；如需更换请撤回后新编目录",
+                )
+            ]
         )
-    _require_officer(user, resource.maintainer() if resource.version else _maintainer_for_payload(p))
+    # The department that maintains the entry now decides, and a draft cannot be handed to another one.
+    _require_officer(user, resource.maintainer())
+    if not resource.version:
+        _require_officer(user, _maintainer_for_payload(p))
     revision.payload = p
     if reason is not None and reason.strip():
         revision.reason = reason.strip()
@@ -309,6 +321,8 @@ def withdraw_revision(user, revision: ResourceRevision) -> ResourceRevision:
     _require_officer(user, revision.resource.maintainer())
     revision.status = RevisionStatus.WITHDRAWN
     revision.save()
+    for ob in duties.find_active("catalog.resourcerevision", revision.pk, "catalog.review"):
+        duties.cancel_obligation(ob, user, "编制部门已撤回")
     audit.record("catalog.revision.withdraw", actor=user, object=revision)
     return revision
 
@@ -339,6 +353,8 @@ def publish_revision(
     if revision.status != RevisionStatus.SUBMITTED:
         raise IllegalTransition("not_submitted", f"{revision.get_status_display()}状态的目录不能发布")
     resource = Resource.objects.select_for_update().get(pk=revision.resource_id)
+    if resource.version and resource.status != ResourceStatus.PUBLISHED:
+        raise IllegalTransition("not_published", f"{resource.get_status_display()}状态的目录不能再发布变更")
     if resource.version != revision.base_version:
         raise IllegalTransition("stale_revision", "该变更基于旧版本，目录已被他人更新，请退回后重新编制")
     p = _prepare(revision.payload)
@@ -496,6 +512,9 @@ def retire_resource(user, resource: Resource, reason: str) -> Resource:
         _require_officer(user, resource.maintainer())
     if not reason.strip():
         raise ValidationFailed([rules.error("reason", "required", "下线原因必须填写", "下线原因")])
+    if open_revision(resource):
+        # Otherwise approving that change later would publish the entry again after it was retired.
+        raise IllegalTransition("revision_open", "该目录有进行中的变更，请先撤回或审结后再下线")
     today = timezone.localdate()
     months = _notice_months()
     resource.retire_reason = reason.strip()
@@ -549,39 +568,68 @@ def _retire_now(resource: Resource):
     unindex_resource(resource)
 
 
-@transaction.atomic
 def apply_due_changes(today: dt.date | None = None) -> dict:
-    """Run by the periodic tick: scheduled changes and retirements whose notice period has passed."""
+    """Run by the periodic tick: scheduled changes and retirements whose notice period has passed.
+
+    Each change is its own transaction, so one that fails is logged and retried next tick without
+    holding back the others.
+    """
     today = today or timezone.localdate()
-    applied = retired = 0
-    for revision in ResourceRevision.objects.select_for_update().filter(
-        status=RevisionStatus.SCHEDULED, effective_on__lte=today
-    ):
-        resource = Resource.objects.select_for_update().get(pk=revision.resource_id)
-        _apply(
-            revision,
-            resource,
-            snapshot(resource),
-            revision.payload,
-            approved_by=revision.decided_by,
-            when=timezone.now(),
-        )
-        audit.record("catalog.revision.apply_due", object=revision, detail={"resource": resource.code})
-        applied += 1
-    for resource in Resource.objects.select_for_update().filter(
-        status=ResourceStatus.RETIRING, retire_effective_on__lte=today
-    ):
-        _retire_now(resource)
-        notify_departments(
-            _users_of(resource),
-            "catalog.retired",
-            f"目录已下线：{resource.name}",
-            body=resource.retire_reason,
-            link=f"/catalog/resources/{resource.code}/",
-        )
-        audit.record("catalog.resource.retire_due", object=resource)
-        retired += 1
-    return {"applied": applied, "retired": retired}
+    applied = retired = failed = 0
+    due = ResourceRevision.objects.filter(status=RevisionStatus.SCHEDULED, effective_on__lte=today)
+    for revision_id in due.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                revision = ResourceRevision.objects.select_for_update().get(pk=revision_id)
+                resource = Resource.objects.select_for_update().get(pk=revision.resource_id)
+                if revision.status != RevisionStatus.SCHEDULED:
+                    continue
+                if resource.status != ResourceStatus.PUBLISHED:
+                    revision.status = RevisionStatus.WITHDRAWN
+                    revision.save()
+                    audit.record(
+                        "catalog.revision.drop_due",
+                        object=revision,
+                        result="denied",
+                        detail={"resource": resource.code, "status": resource.status},
+                    )
+                    continue
+                _apply(
+                    revision,
+                    resource,
+                    snapshot(resource),
+                    revision.payload,
+                    approved_by=revision.decided_by,
+                    when=timezone.now(),
+                )
+                audit.record(
+                    "catalog.revision.apply_due", object=revision, detail={"resource": resource.code}
+                )
+                applied += 1
+        except Exception:  # logged and retried on the next tick; the others still go through
+            log.exception("applying scheduled catalog change %s failed", revision_id)
+            failed += 1
+    due = Resource.objects.filter(status=ResourceStatus.RETIRING, retire_effective_on__lte=today)
+    for resource_id in due.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                resource = Resource.objects.select_for_update().get(pk=resource_id)
+                if resource.status != ResourceStatus.RETIRING:
+                    continue
+                _retire_now(resource)
+                notify_departments(
+                    _users_of(resource),
+                    "catalog.retired",
+                    f"目录已下线：{resource.name}",
+                    body=resource.retire_reason,
+                    link=f"/catalog/resources/{resource.code}/",
+                )
+                audit.record("catalog.resource.retire_due", object=resource)
+                retired += 1
+        except Exception:  # as above
+            log.exception("retiring catalog entry %s failed", resource_id)
+            failed += 1
+    return {"applied": applied, "retired": retired, "failed": failed}
 
 
 # --- responsibility list (R-CAT-22) ------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def _form_context(request, payload: dict, errors=None, revision=None, title="新
             "data_type": rules.DATA_TYPES,
         },
         "error_fields": {e["field"] for e in (errors or [])},
-        "locked_classification": bool(revision and revision.resource.version),
+        "locked_classification": revision is not None,  # the code hangs off the classification
     }
 
 
@@ -447,7 +447,10 @@ def negative(request):
     if request.method == "POST":
         try:
             resource = selectors.get_resource(user, request.POST.get("resource_code", "").strip())
-            item = resource.items.filter(code=request.POST.get("item_code", "").strip()).first()
+            item_code = request.POST.get("item_code", "").strip()
+            item = resource.items.filter(code=item_code).first() if item_code else None
+            if item_code and item is None:
+                raise NotFound("item_not_found", f"信息项“{item_code}”不存在")
             services.propose_negative(user, resource, request.POST.get("legal_basis", ""), item)
         except DomainError as exc:
             _fail(request, exc)
@@ -461,9 +464,13 @@ def negative(request):
             "confirmed": NegativeListEntry.objects.filter(status=NegativeStatus.CONFIRMED).select_related(
                 "resource", "resource__provider"
             ),
-            "pending": NegativeListEntry.objects.filter(status=NegativeStatus.PROPOSED).select_related(
-                "resource", "resource__provider", "proposed_by"
-            ),
+            "pending": [
+                n
+                for n in NegativeListEntry.objects.filter(status=NegativeStatus.PROPOSED).select_related(
+                    "resource", "resource__provider", "proposed_by"
+                )
+                if selectors.can_review_negative(user, n)
+            ],
             "can_review": user.has_role(Role.AUTHORITY),
             "can_propose": user.has_role(Role.PROVIDER),
         },

@@ -21,6 +21,7 @@ import urllib.request
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -138,7 +139,25 @@ def clean_url(url: str) -> str:
         raise bad("接收地址必须是 http:// 或 https:// 开头的完整地址")
     if parts.username or parts.password:
         raise bad("接收地址不能包含用户名或密码")
+    if _is_platform_internal(parts.hostname) and not getattr(
+        settings, "GOVSHARE_WEBHOOK_ALLOW_LOOPBACK", False
+    ):
+        # Receivers sit on the government network (private ranges are fine), but the platform's own
+        # loopback and link-local addresses (metadata services) are not a department's system.
+        raise bad("接收地址不能指向平台本机或链路本地地址")
     return url
+
+
+def _is_platform_internal(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified
 
 
 def clean_kinds(kinds) -> list[str]:

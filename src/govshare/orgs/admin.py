@@ -56,7 +56,13 @@ class UserAdmin(BaseUserAdmin):
         ("时间", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "full_name", "department", "password1", "password2")}),
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "full_name", "department", "password1", "password2"),
+            },
+        ),
     )
 
     @admin.display(description="角色")

@@ -1,4 +1,4 @@
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from govshare.orgs.models import Role
@@ -15,7 +15,7 @@ def my_open(user):
     return (
         Obligation.objects.filter(Q(department_id=user.department_id) | Q(assignee=user), status__in=ACTIVE)
         .select_related("department")
-        .order_by("due_on", "id")
+        .order_by(F("due_on").asc(nulls_last=True), "id")
     )
 
 
@@ -49,4 +49,4 @@ def supervision_view(user, *, department=None, status=None, duty=None, overdue_o
         .annotate(open=Count("id"), overdue=Count("id", filter=Q(status=ObligationStatus.OVERDUE)))
         .order_by("-overdue", "-open")
     )
-    return qs.order_by("due_on", "id"), list(counts)
+    return qs.order_by(F("due_on").asc(nulls_last=True), "id"), list(counts)

@@ -75,8 +75,10 @@ def open_obligation(
         )
         due_on, provisional = deadline.due, deadline.provisional
     elif due_on is not None:
-        deadline = _first_working_day_on_or_after(due_on)
-        due_on, provisional = deadline
+        # A period whose last day is a rest day ends on the next working day (民法典 第二百零三条);
+        # zero working days from a date is exactly that day or the next working one.
+        deadline = work_calendar().add_working_days(due_on, 0)
+        due_on, provisional = deadline.due, deadline.provisional
     ob = Obligation.objects.create(
         department=department,
         assignee=assignee,
@@ -112,12 +114,6 @@ def open_obligation(
         link=link or "/obligations/",
     )
     return ob
-
-
-def _first_working_day_on_or_after(day: dt.date) -> tuple[dt.date, bool]:
-    """A period whose last day is a rest day ends on the next working day (民法典 第二百零三条)."""
-    deadline = work_calendar().add_working_days(day - dt.timedelta(days=1), 1)
-    return deadline.due, deadline.provisional
 
 
 def _close(ob: Obligation, status: str, by, note: str) -> Obligation:
@@ -166,8 +162,8 @@ def extend_obligation(ob: Obligation, approver, working_days: int, reason: str) 
     ob = Obligation.objects.select_for_update().get(pk=ob.pk)
     if not ob.is_active:
         raise IllegalTransition("obligation_closed", f"该事项已{ob.get_status_display()}，不能延期")
-    if not ob.extension_parameter:
-        raise IllegalTransition("not_extendable", "本地办法未规定该事项可以延期")
+    if not ob.extension_parameter or ob.due_on is None:
+        raise IllegalTransition("not_extendable", "本地办法未规定该事项的时限或延期")
     ceiling = active_profile().param(ob.extension_parameter)
     if ceiling.value is None:
         raise IllegalTransition("not_extendable", "本地办法未规定该事项可以延期")
@@ -229,10 +225,11 @@ def check_due(today: dt.date | None = None) -> dict:
     for ob in Obligation.objects.filter(status=ObligationStatus.OPEN, due_on__lt=today).select_related(
         "department"
     ):
-        with transaction.atomic():
-            Obligation.objects.filter(pk=ob.pk, status=ObligationStatus.OPEN).update(
-                status=ObligationStatus.OVERDUE, overdue_at=timezone.now()
-            )
+        marked = Obligation.objects.filter(pk=ob.pk, status=ObligationStatus.OPEN).update(
+            status=ObligationStatus.OVERDUE, overdue_at=timezone.now()
+        )
+        if not marked:  # another tick got there first
+            continue
         notify_departments(
             [ob.department],
             "obligation.overdue",
@@ -356,6 +353,18 @@ def file_record(user, kind: str, summary: str, period: str = "") -> Filing:
         raise ValidationFailed(
             [{"field": "summary", "label": "内容", "code": "required", "message": "报送内容不能为空"}]
         )
+    yearly = kind in (Filing.Kind.ANNUAL_REPORT, Filing.Kind.COUNTY_ANNUAL_REPORT)
+    if yearly and not (period.isdigit() and len(period) == 4):
+        raise ValidationFailed(
+            [
+                {
+                    "field": "period",
+                    "label": "所属期",
+                    "code": "required",
+                    "message": "年度报告须填写所属年度，如 2026",
+                }
+            ]
+        )
     with transaction.atomic():
         filing = Filing.objects.create(
             department=dept, kind=kind, period=period, summary=summary.strip(), filed_by=user
@@ -370,7 +379,7 @@ def file_record(user, kind: str, summary: str, period: str = "") -> Filing:
             "maintenance": "catalog.maintenance",
         }[kind]
         for ob in Obligation.objects.filter(department=dept, duty=duty, status__in=ACTIVE):
-            if not period or ob.subject_id.endswith(f":{period}") or kind in ("county_change", "maintenance"):
+            if not yearly or ob.subject_id.endswith(f":{period}"):
                 fulfil_obligation(ob, user, f"已报送：{filing.get_kind_display()}")
     return filing
 
@@ -423,6 +432,10 @@ def ensure_periodic(today: dt.date | None = None) -> dict:
         if due is None:
             continue
         year = today.year
+        if today > due.on(year):
+            # The yearly window has closed: a platform started later in the year does not invent a duty
+            # that was already overdue before it existed. Next January opens the next one.
+            continue
         period = str(year - 1)
         depts = Department.objects.filter(is_active=True)
         if kinds == "county_authority":

@@ -5,8 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from govshare.catalog import selectors as catalog_selectors
 from govshare.catalog.models import Resource
 from govshare.errors import DomainError, ValidationFailed
 from govshare.orgs.models import Department, Role
@@ -53,17 +55,14 @@ def my_obligations(request):
 @require_POST
 def record_trigger(request):
     post = request.POST
-    resource = (
-        Resource.objects.filter(code=post.get("resource_code", "")).first()
-        if post.get("resource_code")
-        else None
-    )
     try:
         occurred = dt.date.fromisoformat(post.get("occurred_on", ""))
     except ValueError:
         messages.error(request, "发生日期格式应为 YYYY-MM-DD")
         return redirect("/obligations/")
     try:
+        code = post.get("resource_code", "").strip()
+        resource = catalog_selectors.get_resource(request.user, code) if code else None
         ob = services.record_catalog_trigger(
             request.user,
             event=post.get("event", ""),
@@ -97,7 +96,9 @@ def extend(request, ob_id):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"已延期至 {ext.new_due_on:%Y-%m-%d}")
-    return redirect(request.POST.get("next") or "/obligations/")
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return redirect(target if target and safe else "/obligations/")
 
 
 @login_required

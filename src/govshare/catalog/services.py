@@ -500,15 +500,30 @@ def _apply(revision: ResourceRevision, resource: Resource, old: dict | None, p: 
         )
 
 
+def may_retire(user, resource: Resource) -> bool:
+    """The authority may retire any entry; its maintainer too, unless the profile reserves it (SR 9)."""
+    if user.has_role(Role.AUTHORITY):
+        return True
+    if profile_value("catalog_change_needs_platform_approval"):
+        return False
+    return user.has_role(Role.PROVIDER) and user.department_id == resource.maintainer().pk
+
+
 @transaction.atomic
 def retire_resource(user, resource: Resource, reason: str) -> Resource:
     """Take an entry out of the catalog, after the profile's notice period where it sets one (R-CAT-15)."""
     resource = Resource.objects.select_for_update().get(pk=resource.pk)
     if resource.status != ResourceStatus.PUBLISHED:
         raise IllegalTransition("not_published", f"{resource.get_status_display()}状态的目录不能下线")
-    if profile_value("catalog_change_needs_platform_approval"):
+    if not may_retire(user, resource):
+        if profile_value("catalog_change_needs_platform_approval"):
+            raise PermissionDenied(
+                "retire_not_allowed", "本地办法规定目录下线须经平台管理单位（数据主管部门）审核"
+            )
+        raise PermissionDenied("not_maintainer", "只有目录维护部门的数据专员或数据主管部门可以下线目录")
+    if user.has_role(Role.AUTHORITY):
         _require_authority(user)
-    elif not user.has_role(Role.AUTHORITY):
+    else:
         _require_officer(user, resource.maintainer())
     if not reason.strip():
         raise ValidationFailed([rules.error("reason", "required", "下线原因必须填写", "下线原因")])

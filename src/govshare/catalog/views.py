@@ -107,7 +107,7 @@ def resource_page(request, cls, seq):
             "versions": resource.versions.select_related("changed_by", "approved_by"),
             "open_revision": services.open_revision(resource),
             "can_maintain": can_maintain,
-            "can_retire": resource.status == "published" and (can_maintain or user.has_role(Role.AUTHORITY)),
+            "can_retire": resource.status == "published" and services.may_retire(user, resource),
             "negative": resource.negative_entries.filter(status=NegativeStatus.CONFIRMED),
             "notice_article": _notice_article(),
         },

@@ -17,6 +17,19 @@ from govshare.supervision.models import Filing, Obligation
 pytestmark = pytest.mark.django_db
 
 
+def law_revision(city, published, description="修订"):
+    """A published entry and the R-CAT-13 duty a law revision on the eve of National Day 2026 opens."""
+    resource = published()
+    ob = services.record_catalog_trigger(
+        city.market_officer,
+        event="law_revision",
+        description=description,
+        occurred_on=dt.date(2026, 9, 30),
+        resource=resource,
+    )
+    return resource, ob
+
+
 def test_catalog_trigger_opens_deadline_from_profile_with_article(city, published):  # R-CAT-13
     resource = published()
     # 2026-09-30 is the eve of the National Day holiday (10-1..10-7); the 10-10 调休 Saturday counts.
@@ -66,14 +79,7 @@ def test_deadline_per_profile(city, published, settings):  # R-CAT-13
 
 
 def test_switching_profile_does_not_rewrite_running_deadlines(city, published, settings):
-    resource = published()
-    ob = services.record_catalog_trigger(
-        city.market_officer,
-        event="law_revision",
-        description="修订",
-        occurred_on=dt.date(2026, 9, 30),
-        resource=resource,
-    )
+    _, ob = law_revision(city, published, "修订")
     settings.GOVSHARE_PROFILE = "changshu"
     services.check_due(dt.date(2026, 10, 1))
     services.recompute_provisional()
@@ -82,14 +88,7 @@ def test_switching_profile_does_not_rewrite_running_deadlines(city, published, s
 
 
 def test_reminder_then_overdue_each_once(city, published):
-    resource = published()
-    ob = services.record_catalog_trigger(
-        city.market_officer,
-        event="law_revision",
-        description="修订",
-        occurred_on=dt.date(2026, 9, 30),
-        resource=resource,
-    )
+    _, ob = law_revision(city, published, "修订")
     assert services.check_due(dt.date(2026, 10, 22)) == {"reminded": 0, "overdue": 0}
     assert services.check_due(dt.date(2026, 10, 23)) == {"reminded": 1, "overdue": 0}  # 2 working days ahead
     assert services.check_due(dt.date(2026, 10, 26)) == {"reminded": 0, "overdue": 0}
@@ -106,14 +105,7 @@ def test_reminder_then_overdue_each_once(city, published):
 
 
 def test_late_fulfilment_is_recorded(city, published):
-    resource = published()
-    ob = services.record_catalog_trigger(
-        city.market_officer,
-        event="law_revision",
-        description="修订",
-        occurred_on=dt.date(2026, 9, 30),
-        resource=resource,
-    )
+    resource, ob = law_revision(city, published, "修订")
     services.check_due(dt.date(2026, 11, 2))
     rev = catalog.start_revision(city.market_officer, resource, "补更新")
     catalog.submit_revision(city.market_officer, rev)
@@ -245,14 +237,7 @@ def test_county_filing_in_neixiang(city, payload, settings):  # R-FED-07
 
 
 def test_pages_show_deadlines_with_articles_and_overdue_in_red(city, published):
-    resource = published()
-    ob = services.record_catalog_trigger(
-        city.market_officer,
-        event="law_revision",
-        description="条例修订",
-        occurred_on=dt.date(2026, 9, 30),
-        resource=resource,
-    )
+    _, ob = law_revision(city, published, "条例修订")
     services.check_due(dt.date(2026, 11, 20))
     c = Client()
     c.force_login(city.market_officer)

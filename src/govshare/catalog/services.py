@@ -334,6 +334,21 @@ def _users_of(resource: Resource) -> set[Department]:
     return depts
 
 
+def _open_notice(user, duty: str, title: str, subject, resource: Resource, effective_on, link: str) -> None:
+    """Track a notice period (R-CAT-15) on the approving department until the change takes effect."""
+    if user.department is not None:
+        duties.open_obligation(
+            department=user.department,
+            duty=duty,
+            title=title,
+            subject=subject,
+            subject_label=f"{resource.name}（{resource.code}）",
+            parameter="catalog_change_notice_months",
+            due_on=effective_on,
+            link=link,
+        )
+
+
 def _notice_months() -> int | None:
     value = profile_value("catalog_change_notice_months")
     return int(value) if value else None
@@ -398,15 +413,14 @@ def publish_revision(
         revision.status = RevisionStatus.SCHEDULED
         revision.effective_on = due.due
         revision.save()
-        duties.open_obligation(
-            department=user.department,
-            duty="catalog.change_notice",
-            title="目录变更提前通知期满后生效",
-            subject=revision,
-            subject_label=f"{resource.name}（{resource.code}）",
-            parameter="catalog_change_notice_months",
-            due_on=due.due,
-            link=f"/catalog/revisions/{revision.pk}/",
+        _open_notice(
+            user,
+            "catalog.change_notice",
+            "目录变更提前通知期满后生效",
+            revision,
+            resource,
+            due.due,
+            f"/catalog/revisions/{revision.pk}/",
         )
         notify_departments(
             _users_of(resource),
@@ -539,17 +553,15 @@ def retire_resource(user, resource: Resource, reason: str) -> Resource:
         resource.retire_effective_on = work_calendar().add_months(today, months).due
         resource.status = ResourceStatus.RETIRING
         resource.save()
-        if user.department is not None:
-            duties.open_obligation(
-                department=user.department,
-                duty="catalog.retire_notice",
-                title="目录下线提前通知期满后生效",
-                subject=resource,
-                subject_label=f"{resource.name}（{resource.code}）",
-                parameter="catalog_change_notice_months",
-                due_on=resource.retire_effective_on,
-                link=f"/catalog/resources/{resource.code}/",
-            )
+        _open_notice(
+            user,
+            "catalog.retire_notice",
+            "目录下线提前通知期满后生效",
+            resource,
+            resource,
+            resource.retire_effective_on,
+            f"/catalog/resources/{resource.code}/",
+        )
         notify_departments(
             users,
             "catalog.retire_announced",

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 
 from bench import databases, log, report, row, run_worker, summarize
+from govshare.catalog.rules import UPDATE_CYCLES
 
 NAME = "catalog_search"
 TARGET_P95_MS = 50.0
@@ -214,16 +215,6 @@ PURPOSES = (
     "政务服务事项办理 跨部门业务协同 市场监管 社会信用体系建设 统计分析和辅助决策 身份和资格核验 "
     "公共服务精准推送 基层治理 行政执法 风险监测预警"
 ).split()
-CYCLE_LABEL = dict(
-    realtime="实时",
-    daily="每日",
-    weekly="每周",
-    monthly="每月",
-    quarterly="每季度",
-    half_yearly="每半年",
-    yearly="每年",
-    irregular="不定期",
-)
 
 
 # ---------------------------------------------------------------- queries
@@ -407,7 +398,7 @@ def build(n: int, seed: int = 20240601) -> dict:
             abstract = (
                 f"{dept.name}依法履职过程中形成的{scope}{stem}相关数据，包括"
                 f"{'、'.join(it[0] for it in chosen[:3])}等{len(chosen)}个信息项，"
-                f"{CYCLE_LABEL[cycle]}更新，主要用于{rng.choice(PURPOSES)}。"
+                f"{UPDATE_CYCLES[cycle]}更新，主要用于{rng.choice(PURPOSES)}。"
             )
             resources.append(
                 Resource(

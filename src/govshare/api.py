@@ -63,8 +63,12 @@ def http_error(request, exc: HttpError):
 
 from govshare.audit.api import router as audit_router  # noqa: E402
 from govshare.catalog.api import router as catalog_router  # noqa: E402
+from govshare.clients.api import router as clients_router  # noqa: E402
+from govshare.collect.api import router as collect_router  # noqa: E402
 from govshare.orgs.api import router as orgs_router  # noqa: E402
 
 api.add_router("/orgs", orgs_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/audit", audit_router)
+api.add_router("/clients", clients_router)
+api.add_router("/collect", collect_router)

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "govshare.notifications",
     "govshare.supervision",
     "govshare.audit",
+    "govshare.clients",
+    "govshare.collect",
+    "govshare.security",
     "govshare.web",
 ]
 

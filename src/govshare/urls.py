@@ -38,4 +38,7 @@ urlpatterns = [
     path("lists/negative/<int:entry_id>/review/", catalog.negative_review),
     path("lists/responsibilities/", catalog.responsibilities),
     path("settings/", include("govshare.calendar.urls")),
+    path("collect/", include("govshare.collect.urls")),
+    path("clients/", include("govshare.clients.urls")),
+    path("security/", include("govshare.security.urls")),
 ]

@@ -65,6 +65,9 @@ from govshare.audit.api import router as audit_router  # noqa: E402
 from govshare.catalog.api import router as catalog_router  # noqa: E402
 from govshare.clients.api import router as clients_router  # noqa: E402
 from govshare.collect.api import router as collect_router  # noqa: E402
+from govshare.collect.api_elements import router as elements_router  # noqa: E402
+from govshare.collect.api_mounts import router as mounts_router  # noqa: E402
+from govshare.collect.api_quality import router as quality_router  # noqa: E402
 from govshare.orgs.api import router as orgs_router  # noqa: E402
 
 api.add_router("/orgs", orgs_router)
@@ -72,3 +75,6 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/audit", audit_router)
 api.add_router("/clients", clients_router)
 api.add_router("/collect", collect_router)
+api.add_router("/mounts", mounts_router)
+api.add_router("/elements", elements_router)
+api.add_router("/quality", quality_router)

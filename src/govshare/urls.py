@@ -39,6 +39,9 @@ urlpatterns = [
     path("lists/responsibilities/", catalog.responsibilities),
     path("settings/", include("govshare.calendar.urls")),
     path("collect/", include("govshare.collect.urls")),
+    path("mounts/", include("govshare.collect.urls_mounts")),
+    path("elements/", include("govshare.collect.urls_elements")),
+    path("quality/", include("govshare.collect.urls_quality")),
     path("clients/", include("govshare.clients.urls")),
     path("security/", include("govshare.security.urls")),
 ]

@@ -63,6 +63,7 @@ class Batch(models.Model):
     message = models.TextField("说明", blank=True)
     progress_rows = models.PositiveBigIntegerField("已处理行数", default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField("最近进度时间", null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -130,7 +131,8 @@ class Record(models.Model):
     digest = models.CharField("摘要", max_length=64)
     seq = models.BigIntegerField("变更序号")
     deleted = models.BooleanField("已删除", default=False)
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    # Written by set-based SQL on the load path; the (resource, seq) index finds a batch's records.
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+", db_index=False)
     updated_at = models.DateTimeField("更新时间")
 
     class Meta:
@@ -149,7 +151,7 @@ class RecordHistory(models.Model):
     digest = models.CharField("摘要", max_length=64)
     seq = models.BigIntegerField("变更序号")
     deleted = models.BooleanField("已删除", default=False)
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+", db_index=False)
     updated_at = models.DateTimeField("更新时间")
     superseded_seq = models.BigIntegerField("被替换于变更序号")
 

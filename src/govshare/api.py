@@ -1,22 +1,12 @@
 """The machine API under /api/v1/ (DESIGN §6): one error shape everywhere."""
 
-from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import SessionAuth
 
 from govshare import __version__
+from govshare.apiauth import PersonSession
 from govshare.errors import DomainError
-
-
-class PersonSession(SessionAuth):
-    """People call the API with their portal session (CSRF-protected writes)."""
-
-    def authenticate(self, request: HttpRequest, key):
-        user = request.user
-        return user if user.is_authenticated and user.is_active else None
-
 
 api = NinjaAPI(
     title="govshare API",

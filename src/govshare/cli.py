@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             "  govshare tick                   执行一次定时任务（到期变更、下线）\n"
             "  govshare deadline --start D (--working-days N | --months N) [--json]\n"
             "  govshare validate-id VALUE [--json]\n"
+            "  govshare ingest RESOURCE FILE [--mode upsert|replace] [--accept-valid]\n"
             "  govshare <Django 管理命令>       例如 migrate、createsuperuser、check --deploy"
         )
         return 0

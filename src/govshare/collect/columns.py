@@ -126,6 +126,29 @@ def _normalise_dates(col: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(t, r"日", "")
 
 
+def _identifier_failures(col: pa.Array, check: str, today: date | None):
+    """(row, value, result) for each invalid identifier; repeated values are validated once."""
+    validate = _ID_VALIDATORS[check]
+    if check == "ric" and today is not None:
+        validate = lambda v: identifiers.validate_ric(v, today)  # noqa: E731
+    distinct = pc.unique(col)
+    if len(distinct) * 2 < len(col):  # e.g. employer codes: few values, many rows
+        bad = [v for v in distinct.to_pylist() if v is not None and not validate(v).valid]
+        if not bad:
+            return
+        hit = pc.fill_null(pc.is_in(col, value_set=pa.array(bad, pa.string())), False)
+        idx = pc.indices_nonzero(hit).to_pylist()
+        vals = pc.take(col, pa.array(idx, pa.uint64())).to_pylist()
+        for i, v in zip(idx, vals, strict=True):
+            yield i, v, validate(v)
+        return
+    for i, v in enumerate(col.to_pylist()):
+        if v is not None:
+            r = validate(v)
+            if not r.valid:
+                yield i, v, r
+
+
 def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None = None) -> CheckedBatch:
     """Check every value of every row; rows with any problem are in `bad_rows`."""
     n = batch.num_rows
@@ -215,14 +238,8 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
             )
 
         if spec.check in _ID_VALIDATORS:
-            validate = _ID_VALIDATORS[spec.check]
-            vals = col.to_pylist()
-            for i, v in enumerate(vals):
-                if v is None:
-                    continue
-                r = validate(v, today) if spec.check == "ric" else validate(v)
-                if not r.valid:
-                    problems.append(Problem(i, spec.code, spec.name, v[:200], r.code, f"{label}{r.reason}"))
+            for i, v, r in _identifier_failures(col, spec.check, today):
+                problems.append(Problem(i, spec.code, spec.name, v[:200], r.code, f"{label}{r.reason}"))
         elif spec.check == "mobile":
             ok = pc.match_substring_regex(col, _MOBILE)
             report(pc.invert(ok), col, "not_mobile", lambda v, label=label: f"{label}不是有效的11位手机号码")

@@ -141,11 +141,11 @@ def load(
     filename: str = "",
     file_format: str = "",
     encoding: str = "",
-    first_row: int = 1,
+    row_of: Callable[[int], int] | None = None,
     progress: Callable[[int], None] | None = None,
     batch: Batch | None = None,
 ) -> Outcome:
-    """Load rows into a resource. `first_row` is how the source numbers its first data row."""
+    """Load rows into a resource. `row_of(i)` names data row i (0-based) as its source does."""
     _check_target(resource)
     _authorise(resource, actor, client)
     if mode not in BatchMode.values:
@@ -177,7 +177,7 @@ def load(
             heartbeat_at=timezone.now(),
         )
     try:
-        return _run(resource, batch, batches, deletes, first_row, progress)
+        return _run(resource, batch, batches, deletes, row_of or (lambda i: i + 1), progress)
     except DomainError as exc:
         _finish_failed(batch, exc.message)
         raise
@@ -193,7 +193,7 @@ def _finish_failed(batch: Batch, message: str) -> None:
     batch.save(update_fields=["status", "message", "finished_at"])
 
 
-def _run(resource, batch: Batch, batches, deletes, first_row, progress) -> Outcome:
+def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
     specs = specs_for(resource)
     primary = next(s for s in specs if s.primary)
     stage = store.Stage()
@@ -204,21 +204,22 @@ def _run(resource, batch: Batch, batches, deletes, first_row, progress) -> Outco
     rn = 0
     beat = time.monotonic()
     for rb in batches:
-        checked = check_batch(rb, specs, timezone.localdate())
-        rows = []
-        for i in range(checked.size):
-            if i in checked.bad_rows:
-                continue
-            text = checked.json[i]
-            rows.append((rn + i + 1, store.OP_UPSERT, checked.keys[i], text, _digest(text)))
-        stage.add(rows)
+        checked = check_batch(rb, specs)
+        bad, keys, texts, sha = checked.bad_rows, checked.keys, checked.json, hashlib.sha256
+        stage.add(
+            [
+                (rn + i + 1, store.OP_UPSERT, keys[i], t, sha(t.encode()).hexdigest())
+                for i, t in enumerate(texts)
+                if i not in bad
+            ]
+        )
         error_count += len(checked.problems)
         for p in checked.problems:
             if len(errors) < MAX_STORED_ERRORS:
                 errors.append(
                     BatchError(
                         batch=batch,
-                        row=rn + p.row + first_row,
+                        row=row_of(rn + p.row),
                         item_code=p.item_code,
                         item_name=p.item_name,
                         value=p.value[:200],
@@ -230,7 +231,7 @@ def _run(resource, batch: Batch, batches, deletes, first_row, progress) -> Outco
             room = MAX_QUARANTINED - len(quarantined)
             for i in sorted(checked.bad_rows)[: max(room, 0)]:
                 raw = {k: v for k, v in rb.slice(i, 1).to_pylist()[0].items()}
-                quarantined.append(QuarantinedRow(batch=batch, row=rn + i + first_row, raw=raw))
+                quarantined.append(QuarantinedRow(batch=batch, row=row_of(rn + i), raw=raw))
         bad_total += len(checked.bad_rows)
         rn += checked.size
         if progress:
@@ -244,7 +245,7 @@ def _run(resource, batch: Batch, batches, deletes, first_row, progress) -> Outco
 
     dup_rows: set[int] = set()
     for key, rns in stage.duplicates():
-        listed = "、".join(str(r - 1 + first_row) for r in rns[:10])
+        listed = "、".join(str(row_of(r - 1)) for r in rns[:10])
         for r in rns:
             dup_rows.add(r)
             error_count += 1
@@ -252,7 +253,7 @@ def _run(resource, batch: Batch, batches, deletes, first_row, progress) -> Outco
                 errors.append(
                     BatchError(
                         batch=batch,
-                        row=r - 1 + first_row,
+                        row=row_of(r - 1),
                         item_code=primary.code,
                         item_name=primary.name,
                         value=str(key)[:200],
@@ -354,19 +355,89 @@ def _after_commit(resource: Resource, batch: Batch) -> None:
             log.exception("%s.%s failed after batch %s", module, call, batch.pk)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def body_digest(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def batch_rows(rows: list[dict], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    from govshare.collect.parsers import rows_to_batch
+def _parse_error(exc) -> DomainError:
+    detail = {k: v for k, v in (("row", exc.row), ("column", getattr(exc, "column", None))) if v is not None}
+    return DomainError(exc.code, exc.message, detail, status=422)
 
-    if rows:
-        yield rows_to_batch(rows, columns)
+
+def _renamed(batches: Iterator[pa.RecordBatch], codes: list[str]) -> Iterator[pa.RecordBatch]:
+    from govshare.collect.parsers import ParseError
+
+    try:
+        for rb in batches:
+            yield rb.rename_columns(codes)
+    except ParseError as exc:
+        raise _parse_error(exc) from exc
+
+
+def item_refs(resource: Resource):
+    from govshare.collect.parsers import ItemRef
+
+    return [ItemRef(code=i.code, name=i.name) for i in resource.items.order_by("position")]
+
+
+def load_rows(resource: Resource, upserts: list[dict], deletes: list[str] = (), **kw) -> Outcome:
+    """The JSON API's batch: objects keyed by item code or name, like a file's columns."""
+    from govshare.collect.parsers import ParseError, map_headers, rows_to_batch
+
+    if len(upserts) + len(deletes) > API_MAX_ROWS:
+        raise DomainError(
+            "batch_too_large",
+            f"单次请求最多 {API_MAX_ROWS} 行，请分批提交或改用文件上传",
+            {"limit": API_MAX_ROWS},
+            status=413,
+        )
+    refs = item_refs(resource)
+    try:
+        # Each object may name items by code or by name; map every distinct key once.
+        code_of = {k: map_headers([k], refs)[0] for k in dict.fromkeys(k for row in upserts for k in row)}
+        rows = []
+        for i, row in enumerate(upserts):
+            mapped = {code_of[k]: v for k, v in row.items()}
+            if len(mapped) < len(row):
+                raise DomainError(
+                    "duplicate_column",
+                    f"第 {i} 条记录同一信息项出现了两次（名称和代码各一次），只能保留一个",
+                    {"row": i},
+                    status=422,
+                )
+            rows.append(mapped)
+        codes = list(dict.fromkeys(code_of.values()))
+        batches = [rows_to_batch(rows, codes)] if rows else []
+    except ParseError as exc:
+        raise _parse_error(exc) from exc
+    return load(resource, batches, deletes=deletes, row_of=lambda i: i, **kw)
+
+
+def load_file(resource: Resource, fileobj, filename: str, *, encoding: str | None = None, **kw) -> Outcome:
+    """CSV (UTF-8, BOM, GBK, GB18030), xlsx or JSON Lines; headers are item names or codes."""
+    from govshare.collect.parsers import ParseError, map_headers, open_table
+
+    if kw.get("idempotency_key") and not kw.get("content_digest"):
+        h = hashlib.sha256()
+        for chunk in iter(lambda: fileobj.read(1 << 20), b""):
+            h.update(chunk)
+        fileobj.seek(0)
+        kw["content_digest"] = h.hexdigest()
+    try:
+        table = open_table(fileobj, filename, encoding=encoding)
+        codes = map_headers(table.headers, item_refs(resource))
+    except ParseError as exc:
+        raise _parse_error(exc) from exc
+    with table:
+        return load(
+            resource,
+            _renamed(table.batches(), codes),
+            filename=filename,
+            file_format=table.format,
+            encoding=table.encoding or "",
+            row_of=table.line_of,
+            **kw,
+        )
 
 
 def get_batch(user, batch_id: int) -> Batch:

@@ -82,6 +82,19 @@ def _authorise(resource: Resource, actor, client) -> None:
         raise PermissionDenied("not_provider", "只有资源提供部门的数据专员可以归集该资源的数据")
 
 
+def check_request(resource: Resource, actor, mode: str, accept_valid: bool, client=None) -> None:
+    """Everything that can refuse a load before a single row is read."""
+    _check_target(resource)
+    _authorise(resource, actor, client)
+    if mode not in BatchMode.values:
+        raise DomainError("invalid_mode", "模式只能是 upsert（增量）或 replace（全量替换）")
+    if mode == BatchMode.REPLACE and accept_valid:
+        raise DomainError(
+            "replace_needs_valid_batch",
+            "全量替换须整批通过校验：部分入库会把问题行对应的记录误删，请改用增量模式或修正后重传",
+        )
+
+
 def _replay(resource: Resource, key: str, digest: str) -> Batch | None:
     if not key:
         return None
@@ -146,15 +159,12 @@ def load(
     batch: Batch | None = None,
 ) -> Outcome:
     """Load rows into a resource. `row_of(i)` names data row i (0-based) as its source does."""
-    _check_target(resource)
-    _authorise(resource, actor, client)
-    if mode not in BatchMode.values:
-        raise DomainError("invalid_mode", "模式只能是 upsert（增量）或 replace（全量替换）")
-    if mode == BatchMode.REPLACE and accept_valid:
-        raise DomainError(
-            "replace_needs_valid_batch",
-            "全量替换须整批通过校验：部分入库会把问题行对应的记录误删，请改用增量模式或修正后重传",
-        )
+    try:
+        check_request(resource, actor, mode, accept_valid, client=client)
+    except DomainError as exc:
+        if batch is not None:
+            _finish_failed(batch, exc.message)
+        raise
     idempotency_key = (idempotency_key or "").strip()[:128]
     previous = _replay(resource, idempotency_key, content_digest)
     if previous is not None:
@@ -176,6 +186,10 @@ def load(
             encoding=encoding or "",
             heartbeat_at=timezone.now(),
         )
+    else:  # created by the upload page so it could redirect before the load started
+        batch.file_format, batch.encoding = file_format, encoding or ""
+        batch.filename = batch.filename or filename[:255]
+        batch.save(update_fields=["file_format", "encoding", "filename"])
     try:
         return _run(resource, batch, batches, deletes, row_of or (lambda i: i + 1), progress)
     except DomainError as exc:

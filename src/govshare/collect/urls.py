@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from govshare.collect import views
+
+urlpatterns = [
+    path("", views.index, name="collect"),
+    path("batches/<int:batch_id>/", views.batch_page),
+    path("batches/<int:batch_id>/progress", views.batch_progress),
+    path("<str:cls>/<str:seq>/", views.resource_page),
+]

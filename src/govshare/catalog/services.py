@@ -512,6 +512,9 @@ def _apply(revision: ResourceRevision, resource: Resource, old: dict | None, p: 
             body=revision.reason,
             link=f"/catalog/resources/{resource.code}/",
         )
+    from govshare.collect.elements import bind_items  # lazy: collect imports the catalog (R-COL-02)
+
+    bind_items(resource)
 
 
 def may_retire(user, resource: Resource) -> bool:

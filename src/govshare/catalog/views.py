@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from govshare.calendar.policy import active_profile
+from govshare.collect.elements import demand_shared_items, duplicate_warnings
 from govshare.errors import DomainError, NotFound, ValidationFailed
 from govshare.orgs.models import Department, Role
 
@@ -91,6 +92,8 @@ def _code(cls: str, seq: str) -> str:
 
 @login_required
 def resource_page(request, cls, seq):
+    from govshare.collect.mounts import mount_status
+
     try:
         resource = selectors.get_resource(request.user, _code(cls, seq))
     except NotFound:
@@ -110,6 +113,7 @@ def resource_page(request, cls, seq):
             "can_retire": resource.status == "published" and services.may_retire(user, resource),
             "negative": resource.negative_entries.filter(status=NegativeStatus.CONFIRMED),
             "notice_article": _notice_article(),
+            "mount": mount_status(resource) if resource.version else None,
         },
     )
 
@@ -154,9 +158,26 @@ def _payload_from_post(post) -> dict:
     return p
 
 
+def _duplicates(payload: dict, revision=None) -> list[dict]:
+    """Items of the draft already obtainable through sharing (R-COL-03). The key item is how records
+    join, not a second collection, so it is left out."""
+    names = [it.get("name", "") for it in payload.get("items") or [] if not it.get("is_primary")]
+    return duplicate_warnings(names, exclude_resource=revision.resource if revision else None)
+
+
+def _warn_duplicates(request, found: list[dict], lead: str) -> None:
+    if found:
+        listed = "；".join(
+            f"{w['item']}（{'、'.join(r['provider'] + '·' + r['name'] for r in w['resources'][:3])}）"
+            for w in found
+        )
+        messages.warning(request, f"{lead}{listed}")
+
+
 def _form_context(request, payload: dict, errors=None, revision=None, title="新编目录"):
     user = request.user
     return {
+        "duplicates": _duplicates(payload, revision),
         "p": payload,
         "errors": errors or [],
         "revision": revision,
@@ -197,6 +218,7 @@ def resource_new(request):
             _fail(request, exc)
             return render(request, "catalog/edit.html", _form_context(request, payload), status=exc.status)
         messages.success(request, f"已保存草稿，资源代码 {rev.resource.code}")
+        _warn_duplicates(request, _duplicates(payload, rev), "以下信息项已可通过共享获取，请勿重复采集：")
         return redirect(f"/catalog/revisions/{rev.pk}/")
     payload = {"provider": request.user.department_id, "items": [], "share_methods": []}
     return render(request, "catalog/edit.html", _form_context(request, payload))
@@ -223,6 +245,7 @@ def revision_edit(request, rev_id):
             _fail(request, exc)
             return redirect(f"/catalog/revisions/{rev.pk}/")
         messages.success(request, "已保存")
+        _warn_duplicates(request, _duplicates(payload, rev), "以下信息项已可通过共享获取，请勿重复采集：")
         if request.POST.get("then") == "submit":
             return _do(request, rev.pk, lambda r: services.submit_revision(request.user, r), "已提交审核")
         return redirect(f"/catalog/revisions/{rev.pk}/")
@@ -378,7 +401,7 @@ def demands(request):
     if request.method == "POST":
         src = Department.objects.filter(pk=request.POST.get("source_department") or None).first()
         try:
-            services.create_demand(
+            demand = services.create_demand(
                 user,
                 service_item=request.POST.get("service_item", ""),
                 data_name=request.POST.get("data_name", ""),
@@ -393,6 +416,9 @@ def demands(request):
             _fail(request, exc)
         else:
             messages.success(request, "需求已登记")
+            _warn_duplicates(
+                request, duplicate_warnings(demand.item_names), "以下所需信息项已可通过共享获取，可直接申请："
+            )
             return redirect("/lists/demands/")
     qs = Demand.objects.select_related("department", "source_department").prefetch_related(
         "supplies__resource"
@@ -415,6 +441,7 @@ def demands(request):
             "departments": Department.objects.filter(is_active=True),
             "my_resources": my_resources,
             "mine": mine,
+            "shared": demand_shared_items(page.object_list),  # R-COL-03
         },
     )
 

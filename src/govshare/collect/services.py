@@ -313,6 +313,7 @@ def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
             connection.ops.adapt_datetimefield_value(now),
             replace=batch.mode == BatchMode.REPLACE,
         )
+        _fault_point("merged")
         changed = counts["last_seq"] != series.last_seq
         batch.seq_from = series.last_seq + 1 if changed else None
         batch.seq_to = counts["last_seq"] if changed else None
@@ -354,6 +355,17 @@ def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
     stage.clear()
     _after_commit(resource, batch)
     return Outcome(batch)
+
+
+def _fault_point(name: str) -> None:
+    """Crash-test seam: with GOVSHARE_FAULT_PAUSE=<name> the process says so and waits to be killed."""
+    import os
+    import sys
+
+    if os.environ.get("GOVSHARE_FAULT_PAUSE") == name:
+        sys.stdout.write(f"FAULT-PAUSE {name}\n")
+        sys.stdout.flush()
+        time.sleep(3600)
 
 
 def _after_commit(resource: Resource, batch: Batch) -> None:

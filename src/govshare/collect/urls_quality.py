@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_quality as views
+
+urlpatterns = [
+    path("", views.overview),
+    path("departments/<int:dept_id>/", views.department),
+    path("resources/<str:cls>/<str:seq>/", views.resource),
+]

@@ -15,6 +15,11 @@ EVENTS: dict[str, str] = {
     "obligation.reminder": "时限临近提醒",
     "obligation.overdue": "办理超期",
     "obligation.extended": "时限已延长",
+    "elements.second_source": "一数一源：多源登记",
+    "elements.source_override": "多源登记已确认",
+    "elements.conflict": "多元校核数据不一致",
+    "elements.case_escalated": "多元校核提请协调",
+    "elements.case_resolved": "多元校核协调办结",
 }
 
 CHANNELS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件"}

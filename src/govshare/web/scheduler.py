@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 def run_tick() -> dict:
     from govshare.audit.services import seal_pending
     from govshare.catalog.services import apply_due_changes
+    from govshare.collect.quality import check_freshness
     from govshare.notifications.webhooks import deliver_due_webhooks
     from govshare.supervision.services import check_due, ensure_periodic
 
@@ -20,6 +21,7 @@ def run_tick() -> dict:
         "deadlines": check_due(),
         "webhooks": deliver_due_webhooks(),
         "audit": seal_pending(),
+        "quality": check_freshness(),
     }
 
 

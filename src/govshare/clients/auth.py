@@ -1,0 +1,89 @@
+"""Bearer-token authentication of client systems (DESIGN §6).
+
+`authenticate_token` is the whole check: one indexed query by prefix (with the client system and its
+department joined in), a constant-time comparison of the secret's SHA-256, then revocation, expiry and
+the system's status. It writes at most once a minute per credential (`last_used_at`), never per call.
+
+`ClientBearer` plugs it into django-ninja: `@router.get(..., auth=ClientBearer())`. Refusals propagate
+as `TokenRefused` (a DomainError with status 401), which the API renders as {"code","message","detail"}.
+"""
+
+import datetime as dt
+
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from govshare.audit import services as audit
+from govshare.errors import DomainError
+
+from . import tokens
+from .models import ClientStatus, Credential
+
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+class TokenRefused(DomainError):
+    status = 401
+
+
+def _invalid() -> TokenRefused:
+    # One answer for malformed, unknown and wrong-secret tokens: the caller learns nothing about which.
+    return TokenRefused("invalid_token", "凭证无效：请检查 Authorization 请求头中的令牌是否完整、正确")
+
+
+def authenticate_token(raw: str, now: dt.datetime | None = None) -> Credential:
+    parsed = tokens.parse((raw or "").strip())
+    if parsed is None:
+        raise _invalid()
+    prefix, secret = parsed
+    credential = Credential.objects.select_related("client__department").filter(prefix=prefix).first()
+    if credential is None or not tokens.secret_matches(secret, credential.secret_hash):
+        raise _invalid()
+    now = now or timezone.now()
+    detail = {"prefix": credential.prefix}
+    if credential.revoked_at is not None:
+        raise TokenRefused("token_revoked", "凭证已吊销，请联系应用系统所属部门重新签发", detail)
+    if credential.expires_at <= now:
+        detail["expired_at"] = credential.expires_at.isoformat()
+        raise TokenRefused("token_expired", "凭证已过期，请联系应用系统所属部门轮换或重新签发", detail)
+    client = credential.client
+    if client.status != ClientStatus.ACTIVE or not client.department.is_active:
+        raise TokenRefused(
+            "client_disabled",
+            f"应用系统“{client.name}”已停用，其凭证暂不可用",
+            {**detail, "client": client.code},
+        )
+    _touch(credential, now)
+    return credential
+
+
+def _touch(credential: Credential, now: dt.datetime) -> None:
+    """Record use at minute resolution; the conditional UPDATE keeps concurrent callers from piling on."""
+    last = credential.last_used_at
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return
+    Credential.objects.filter(pk=credential.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+    credential.last_used_at = now
+
+
+class ClientBearer(HttpBearer):
+    """`Authorization: Bearer gs_…` for client systems; request.auth is the `Credential`.
+
+    Also sets `request.client_system` and `request.credential`, and binds the system's code into the
+    audit context so events recorded during the call (without an explicit `request=`) name it. The
+    binding is undone by RequestIdMiddleware when the request ends, so it is only made when that
+    middleware is in the chain.
+    """
+
+    def authenticate(self, request: HttpRequest, token: str) -> Credential:
+        credential = authenticate_token(token)
+        request.client_system = credential.client
+        request.credential = credential
+        request_id = getattr(request, "audit_request_id", None)
+        if request_id:
+            audit.bind_request(request_id, request.META.get("REMOTE_ADDR", ""), credential.client.code)
+        return credential

@@ -1,0 +1,3 @@
+"""Admin registrations of the collect app."""
+
+from . import admin_elements  # noqa: F401  (importing registers the dictionary admin)

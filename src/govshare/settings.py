@@ -159,6 +159,9 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.filebased.EmailBackend",
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
+GOVSHARE_REQUIRE_TOTP = os.environ.get("GOVSHARE_REQUIRE_TOTP", "0") == "1"
+GOVSHARE_FIELD_KEY = os.environ.get("GOVSHARE_FIELD_KEY", "")
+GOVSHARE_COLLECT_INLINE = os.environ.get("GOVSHARE_COLLECT_INLINE", "0") == "1"
 EMAIL_HOST = os.environ.get("GOVSHARE_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("GOVSHARE_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("GOVSHARE_EMAIL_USER", "")

@@ -9,7 +9,7 @@ from govshare.web import views as web
 urlpatterns = [
     path("healthz", web.healthz),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", include("govshare.security.urls_login")),  # password, then the second factor
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", web.home, name="home"),
     path("inbox/", web.inbox, name="inbox"),

@@ -1,16 +1,43 @@
 """/api/v1/audit/: events, receipts, signed heads, consistency proofs and the public keyring."""
 
-from ninja import Router
+from ninja import Router, Schema
 
 from govshare.audit import keys, selectors, services
 from govshare.errors import NotFound
+from govshare.security.inputs import DbInt, Text
 
 router = Router(tags=["audit"])
 
 
-@router.get("/events")
+class EventOut(Schema):
+    """One audit event as a leaf commits to it (services.FIELDS; docs/audit-verifier.md)."""
+
+    seq: int
+    occurred_at: str
+    actor: str
+    actor_id: int | None
+    department_id: int | None
+    department_name: str
+    client_system: str
+    action: str
+    object_type: str
+    object_id: str
+    purpose: str
+    case_id: str
+    result: str
+    request_id: str
+    source_ip: str
+    detail: dict
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    next_before: int | None
+
+
+@router.get("/events", response=EventPage)
 def list_events(
-    request, object_type: str = "", object_id: str = "", before: int | None = None, limit: int = 50
+    request, object_type: Text = "", object_id: Text = "", before: DbInt | None = None, limit: int = 50
 ):
     """Events that concern the caller's department (authority and auditors see all); keyset by `before`."""
     qs = selectors.events_for(request.auth, object_type, object_id)
@@ -21,14 +48,14 @@ def list_events(
     return {"items": rows, "next_before": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/events/{seq}/receipt")
-def event_receipt(request, seq: int):
+@router.get("/events/{seq}/receipt", response=dict)
+def event_receipt(request, seq: DbInt):
     if not selectors.is_party(request.auth, seq):
         raise NotFound("not_found", f"第 {seq} 号审计事件不存在或与您无关")
     return services.receipt(seq)
 
 
-@router.get("/heads/latest")
+@router.get("/heads/latest", response=dict)
 def head_latest(request):
     head = services.latest_head()
     if head is None:
@@ -36,11 +63,11 @@ def head_latest(request):
     return head.to_dict()
 
 
-@router.get("/consistency")
-def consistency(request, old: int, new: int):
+@router.get("/consistency", response=dict)
+def consistency(request, old: DbInt, new: DbInt):
     return services.consistency(old, new)
 
 
-@router.get("/keys")
+@router.get("/keys", response=dict)
 def public_keys(request):
     return keys.keyring()

@@ -43,7 +43,7 @@ def _write_ring(d: Path, entries: list[dict]) -> None:
 def create_key() -> merkle.Ed25519Signer:
     """Generate a new key, which becomes the active one (rotation)."""
     d = key_dir()
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     signer = merkle.Ed25519Signer.generate()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     path = d / f"{stamp}-{signer.key_id[:16]}.pem"

@@ -8,6 +8,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from govshare.errors import NotFound
+from govshare.security.inputs import DbInt, Text
 
 from . import exchange, selectors, services
 from .models import Classification, Demand, NegativeListEntry, Resource, Responsibility
@@ -17,46 +18,46 @@ router = Router(tags=["资源目录"])
 
 
 class ItemSchema(Schema):
-    code: str = ""
-    name: str = ""
-    data_type: str = ""
-    length: int | None = None
+    code: Text = ""
+    name: Text = ""
+    data_type: Text = ""
+    length: DbInt | None = None
     is_primary: bool = False
     is_required: bool = False
     is_indexed: bool = False
     is_basic: bool = False
-    share_type: str = ""
-    enum_values: list[str] = []
-    description: str = ""
+    share_type: Text = ""
+    enum_values: list[Text] = []
+    description: Text = ""
 
 
 class ResourcePayload(Schema):
     """A catalog entry as proposed; drafts may be partial, submission checks R-CAT-03/08/09."""
 
-    classification: str = ""
-    name: str = ""
-    abstract: str = ""
-    provider: int | None = None
-    lead_department: int | None = None
-    format_category: str = ""
-    format_type: str = ""
-    share_type: str = ""
-    share_condition: str = ""
-    share_methods: list[str] = []
-    usage_requirements: str = ""
-    open_type: str = ""
-    open_condition: str = ""
-    legal_basis: str = ""
-    update_cycle: str = ""
-    mount_kind: str = ""
-    mount_ref: str = ""
-    related_codes: list[str] = []
+    classification: Text = ""
+    name: Text = ""
+    abstract: Text = ""
+    provider: DbInt | None = None
+    lead_department: DbInt | None = None
+    format_category: Text = ""
+    format_type: Text = ""
+    share_type: Text = ""
+    share_condition: Text = ""
+    share_methods: list[Text] = []
+    usage_requirements: Text = ""
+    open_type: Text = ""
+    open_condition: Text = ""
+    legal_basis: Text = ""
+    update_cycle: Text = ""
+    mount_kind: Text = ""
+    mount_ref: Text = ""
+    related_codes: list[Text] = []
     is_secret: bool = False
     items: list[ItemSchema] = []
 
 
 class CreateIn(ResourcePayload):
-    reason: str = "新编目录"
+    reason: Text = "新编目录"
 
 
 class ResourceSummary(Schema):
@@ -139,21 +140,21 @@ class VersionOut(Schema):
 
 
 class ReasonIn(Schema):
-    reason: str
+    reason: Text
 
 
 class CommentIn(Schema):
-    comment: str = ""
+    comment: Text = ""
 
 
 class PublishIn(Schema):
-    comment: str = ""
+    comment: Text = ""
     confirm_narrowing: bool = False
-    narrowing_reason: str = ""
+    narrowing_reason: Text = ""
 
 
 class UpdateIn(ResourcePayload):
-    reason: str | None = None
+    reason: Text | None = None
 
 
 def summary(r: Resource) -> dict:
@@ -214,16 +215,16 @@ def revision_out(rev) -> dict:
 
 
 class SearchQuery(Schema):
-    q: str = ""
-    catalog_kind: list[str] = []
-    provider_id: list[str] = []
-    share_type: list[str] = []
-    open_type: list[str] = []
-    format_category: list[str] = []
-    update_cycle: list[str] = []
+    q: Text = ""
+    catalog_kind: list[Text] = []
+    provider_id: list[Text] = []
+    share_type: list[Text] = []
+    open_type: list[Text] = []
+    format_category: list[Text] = []
+    update_cycle: list[Text] = []
     page: int = 1
     per_page: int = 20
-    order: str = "relevance"
+    order: Text = "relevance"
 
 
 def run_search(params: SearchQuery) -> dict:
@@ -254,12 +255,12 @@ def create_resource(request, body: CreateIn):
 
 
 @router.get("/resources/{cls}/{seq}", response=ResourceOut, summary="目录详情")
-def get_resource(request, cls: str, seq: str):
+def get_resource(request, cls: Text, seq: Text):
     return detail(selectors.get_resource(request.auth, f"{cls}/{seq}"))
 
 
 @router.get("/resources/{cls}/{seq}/versions", response=list[VersionOut], summary="版本历史")
-def resource_versions(request, cls: str, seq: str):
+def resource_versions(request, cls: Text, seq: Text):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
     return [
         dict(
@@ -275,19 +276,19 @@ def resource_versions(request, cls: str, seq: str):
 
 
 @router.post("/resources/{cls}/{seq}/revisions", response={201: RevisionOut}, summary="发起目录变更")
-def start_revision(request, cls: str, seq: str, body: ReasonIn):
+def start_revision(request, cls: Text, seq: Text, body: ReasonIn):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
     return Status(201, revision_out(services.start_revision(request.auth, r, body.reason)))
 
 
 @router.post("/resources/{cls}/{seq}/retire", response=ResourceOut, summary="目录下线（按配置提前通知）")
-def retire(request, cls: str, seq: str, body: ReasonIn):
+def retire(request, cls: Text, seq: Text, body: ReasonIn):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
     return detail(services.retire_resource(request.auth, r, body.reason))
 
 
 @router.get("/revisions", response=list[RevisionOut], summary="目录变更列表（本部门；主管部门含待审核）")
-def list_revisions(request, status: str | None = None):
+def list_revisions(request, status: Text | None = None):
     qs = selectors.revisions_for(request.auth)
     if status:
         qs = qs.filter(status=status)
@@ -295,30 +296,30 @@ def list_revisions(request, status: str | None = None):
 
 
 @router.get("/revisions/{rev_id}", response=RevisionOut, summary="目录变更详情")
-def get_revision(request, rev_id: int):
+def get_revision(request, rev_id: DbInt):
     return revision_out(selectors.get_revision(request.auth, rev_id))
 
 
 @router.put("/revisions/{rev_id}", response=RevisionOut, summary="修改草稿或退回的目录")
-def update_revision(request, rev_id: int, body: UpdateIn):
+def update_revision(request, rev_id: DbInt, body: UpdateIn):
     rev = selectors.get_revision(request.auth, rev_id)
     payload = body.model_dump(exclude={"reason"})
     return revision_out(services.update_revision(request.auth, rev, payload, reason=body.reason))
 
 
 @router.post("/revisions/{rev_id}/submit", response=RevisionOut, summary="提交审核")
-def submit(request, rev_id: int):
+def submit(request, rev_id: DbInt):
     return revision_out(services.submit_revision(request.auth, selectors.get_revision(request.auth, rev_id)))
 
 
 @router.post("/revisions/{rev_id}/return", response=RevisionOut, summary="退回（须填写意见）")
-def return_(request, rev_id: int, body: CommentIn):
+def return_(request, rev_id: DbInt, body: CommentIn):
     rev = selectors.get_revision(request.auth, rev_id)
     return revision_out(services.return_revision(request.auth, rev, body.comment))
 
 
 @router.post("/revisions/{rev_id}/publish", response=RevisionOut, summary="审核通过并发布")
-def publish(request, rev_id: int, body: PublishIn):
+def publish(request, rev_id: DbInt, body: PublishIn):
     rev = selectors.get_revision(request.auth, rev_id)
     return revision_out(
         services.publish_revision(
@@ -332,7 +333,7 @@ def publish(request, rev_id: int, body: PublishIn):
 
 
 @router.post("/revisions/{rev_id}/withdraw", response=RevisionOut, summary="撤回")
-def withdraw(request, rev_id: int):
+def withdraw(request, rev_id: DbInt):
     return revision_out(
         services.withdraw_revision(request.auth, selectors.get_revision(request.auth, rev_id))
     )
@@ -364,12 +365,12 @@ def classifications(request):
 
 
 class DemandIn(Schema):
-    service_item: str
-    service_item_code: str = ""
-    data_name: str
-    item_names: list[str] = []
-    source_department: int | None = None
-    note: str = ""
+    service_item: Text
+    service_item_code: Text = ""
+    data_name: Text
+    item_names: list[Text] = []
+    source_department: DbInt | None = None
+    note: Text = ""
 
 
 class DemandOut(Schema):
@@ -397,7 +398,7 @@ def demand_out(d: Demand) -> dict:
 
 
 @router.get("/demands", response=list[DemandOut], summary="需求清单")
-def list_demands(request, department: int | None = None):
+def list_demands(request, department: DbInt | None = None):
     qs = Demand.objects.select_related("department", "source_department").prefetch_related(
         "supplies__resource"
     )
@@ -424,13 +425,13 @@ def create_demand(request, body: DemandIn):
 
 
 class SupplyIn(Schema):
-    resource_code: str
+    resource_code: Text
 
 
 @router.post(
     "/demands/{demand_id}/supplies", response={201: DemandOut}, summary="供给清单：以已发布目录响应需求"
 )
-def link_supply(request, demand_id: int, body: SupplyIn):
+def link_supply(request, demand_id: DbInt, body: SupplyIn):
     demand = Demand.objects.filter(pk=demand_id).first()
     if demand is None:
         raise NotFound("demand_not_found", "需求不存在")
@@ -452,9 +453,9 @@ def gaps(request):
 
 
 class NegativeIn(Schema):
-    resource_code: str
-    item_code: str = ""
-    legal_basis: str
+    resource_code: Text
+    item_code: Text = ""
+    legal_basis: Text
 
 
 class NegativeOut(Schema):
@@ -469,7 +470,7 @@ class NegativeOut(Schema):
 
 class ReviewIn(Schema):
     approve: bool
-    comment: str = ""
+    comment: Text = ""
 
 
 def negative_out(n: NegativeListEntry) -> dict:
@@ -485,7 +486,7 @@ def negative_out(n: NegativeListEntry) -> dict:
 
 
 @router.get("/negative", response=list[NegativeOut], summary="负面清单（默认只列已生效条目）")
-def negative_list(request, status: str = "confirmed"):
+def negative_list(request, status: Text = "confirmed"):
     """Entries in force are public within government; proposals only to the authority and their proposer."""
     entries = NegativeListEntry.objects.filter(status=status).select_related("resource")
     return [
@@ -505,7 +506,7 @@ def propose_negative(request, body: NegativeIn):
 
 
 @router.post("/negative/{entry_id}/review", response=NegativeOut, summary="审核负面清单条目")
-def review_negative(request, entry_id: int, body: ReviewIn):
+def review_negative(request, entry_id: DbInt, body: ReviewIn):
     entry = NegativeListEntry.objects.filter(pk=entry_id).first()
     if entry is None:
         raise NotFound("negative_not_found", "负面清单条目不存在")
@@ -522,7 +523,7 @@ class ResponsibilityOut(Schema):
 
 
 @router.get("/responsibilities", response=list[ResponsibilityOut], summary="责任清单（随目录自动更新）")
-def responsibilities(request, department: int | None = None):
+def responsibilities(request, department: DbInt | None = None):
     qs = Responsibility.objects.filter(until__isnull=True).select_related("department", "resource")
     if department:
         qs = qs.filter(department_id=department)

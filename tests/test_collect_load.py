@@ -173,3 +173,19 @@ def test_lookup_items_get_an_index(city, people):
     with connection.cursor() as cur:
         names = connection.introspection.get_constraints(cur, "collect_record")
     assert any(n.startswith(f"rec_r{people.pk}_") for n in names)
+
+
+def test_a_batch_whose_process_died_is_marked_failed_by_the_tick(city, people):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from govshare.web.scheduler import run_tick
+
+    b = Batch.objects.create(
+        resource=people, department=city.police, source="cli", heartbeat_at=timezone.now()
+    )
+    Batch.objects.filter(pk=b.pk).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
+    assert run_tick()["interrupted_loads"] == 1
+    b.refresh_from_db()
+    assert b.status == BatchStatus.FAILED and "中断" in b.message

@@ -369,16 +369,17 @@ def _fault_point(name: str) -> None:
 
 
 def _after_commit(resource: Resource, batch: Batch) -> None:
-    """Quality, freshness duty and cross-source checks: useful, but never a reason to fail a load."""
-    for module, call in (("quality", "after_load"), ("elements", "after_load")):
+    """Quality, the refresh duty and cross-source checks: useful, but never a reason to fail a load."""
+    from govshare.collect import elements, quality
+
+    for step in (
+        lambda: quality.after_load(resource, batch),
+        lambda: elements.after_load(resource, batch.pk),
+    ):
         try:
-            mod = __import__(f"govshare.collect.{module}", fromlist=[call])
-            fn = getattr(mod, call, None)
-            if fn is None:
-                continue
-            fn(resource, batch) if module == "quality" else fn(resource, batch.pk)
+            step()
         except Exception:
-            log.exception("%s.%s failed after batch %s", module, call, batch.pk)
+            log.exception("follow-up of batch %s failed", batch.pk)
 
 
 def body_digest(payload: bytes) -> str:

@@ -12,6 +12,7 @@ def run_tick() -> dict:
     from govshare.audit.services import seal_pending
     from govshare.catalog.services import apply_due_changes
     from govshare.collect.quality import check_freshness
+    from govshare.collect.services import mark_interrupted
     from govshare.notifications.webhooks import deliver_due_webhooks
     from govshare.supervision.services import check_due, ensure_periodic
 
@@ -22,6 +23,7 @@ def run_tick() -> dict:
         "webhooks": deliver_due_webhooks(),
         "audit": seal_pending(),
         "quality": check_freshness(),
+        "interrupted_loads": mark_interrupted(),
     }
 
 

@@ -127,6 +127,23 @@ def published(city, payload):
     return make
 
 
+PEOPLE_ITEMS = [
+    {"code": "sfzh", "name": "公民身份号码", "data_type": "C", "length": 18, "is_primary": True},
+    {"code": "xm", "name": "姓名", "data_type": "C", "length": 50, "is_required": True},
+    {"code": "xb", "name": "性别", "data_type": "C", "length": 2, "enum_values": ["男", "女"]},
+    {"code": "csrq", "name": "出生日期", "data_type": "D"},
+    {"code": "sjhm", "name": "手机号码", "data_type": "C", "length": 11, "is_indexed": True},
+]
+
+
+@pytest.fixture
+def people(city, published):
+    """A published 户籍人口 table resource of the police department, ready for loading."""
+    return published(
+        officer=city.police_officer, name="户籍人口基本信息", provider=city.police.pk, items=PEOPLE_ITEMS
+    )
+
+
 def chromium_path() -> str | None:
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)

@@ -2,13 +2,12 @@
 the fixed file loads and the records appear with their new change sequence."""
 
 import pytest
-from tests.test_collect_api import A, B
-from tests.test_collect_load import PEOPLE_ITEMS
+from tests.test_collect_load import A, B
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_gbk_upload_rejected_then_fixed(city, published, person, tmp_path, settings):  # R-COL-04, R-COL-01
+def test_gbk_upload_rejected_then_fixed(people, person, tmp_path, settings):  # R-COL-04, R-COL-01
     from playwright.sync_api import expect
 
     # The test database is SQLite's shared-cache memory database, whose table locks a second writer
@@ -18,9 +17,7 @@ def test_gbk_upload_rejected_then_fixed(city, published, person, tmp_path, setti
 
     from govshare.collect.models import Record
 
-    resource = published(
-        officer=city.police_officer, name="户籍人口基本信息", provider=city.police.pk, items=PEOPLE_ITEMS
-    )
+    resource = people
     bad = tmp_path / "人口-有误.csv"
     bad.write_bytes(
         f"公民身份号码,姓名,性别\n{A},张三,男\n431002198001010010,李四,女\n{B},王五,未知\n".encode("gbk")

@@ -4,23 +4,9 @@ import io
 
 import pytest
 from django.test import Client
-from tests.test_collect_load import PEOPLE_ITEMS
+from tests.test_collect_load import A, B
 
 from govshare.collect.models import Batch, Record
-from govshare.orgs.identifiers import ric_check_char
-
-A = "43100219800101001" + ric_check_char("43100219800101001")
-B = "43100219900215002" + ric_check_char("43100219900215002")
-
-
-@pytest.fixture
-def people(city, published):
-    return published(
-        officer=city.police_officer,
-        name="户籍人口基本信息",
-        provider=city.police.pk,
-        items=PEOPLE_ITEMS,
-    )
 
 
 @pytest.fixture

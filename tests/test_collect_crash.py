@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.test_collect_api import A, B
+from tests.test_collect_load import A, B
 
 pytestmark = pytest.mark.slow
 

@@ -17,26 +17,6 @@ def uscc(body17: str) -> str:
     return body17 + uscc_check_char(body17)
 
 
-PEOPLE_ITEMS = [
-    {"code": "sfzh", "name": "公民身份号码", "data_type": "C", "length": 18, "is_primary": True},
-    {"code": "xm", "name": "姓名", "data_type": "C", "length": 50, "is_required": True},
-    {"code": "xb", "name": "性别", "data_type": "C", "length": 2, "enum_values": ["男", "女"]},
-    {"code": "csrq", "name": "出生日期", "data_type": "D"},
-    {"code": "sjhm", "name": "手机号码", "data_type": "C", "length": 11, "is_indexed": True},
-]
-
-
-@pytest.fixture
-def people(city, published):
-    return published(
-        officer=city.police_officer,
-        name="户籍人口基本信息",
-        provider=city.police.pk,
-        classification=city.depcls.code,
-        items=PEOPLE_ITEMS,
-    )
-
-
 def rows(*dicts):
     cols = sorted({k for d in dicts for k in d})
     return [pa.record_batch({c: pa.array([d.get(c) for d in dicts], pa.string()) for c in cols})]
@@ -189,3 +169,13 @@ def test_a_batch_whose_process_died_is_marked_failed_by_the_tick(city, people):
     assert run_tick()["interrupted_loads"] == 1
     b.refresh_from_db()
     assert b.status == BatchStatus.FAILED and "中断" in b.message
+
+
+def test_item_codes_are_json_escaped_in_the_stored_row():
+    import json
+
+    from govshare.collect.columns import ItemSpec, check_batch
+
+    specs = [ItemSpec('k"1', "键", primary=True), ItemSpec("名\\称", "名称")]
+    checked = check_batch(pa.record_batch({'k"1': ["a"], "名\\称": ["b"]}), specs)
+    assert json.loads(checked.json[0]) == {'k"1': "a", "名\\称": "b"}

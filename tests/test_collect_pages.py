@@ -4,17 +4,9 @@ import io
 
 import pytest
 from django.test import Client
-from tests.test_collect_api import A, B
-from tests.test_collect_load import PEOPLE_ITEMS
+from tests.test_collect_load import A, B
 
 from govshare.collect.models import Batch, BatchStatus, Record
-
-
-@pytest.fixture
-def people(city, published):
-    return published(
-        officer=city.police_officer, name="户籍人口基本信息", provider=city.police.pk, items=PEOPLE_ITEMS
-    )
 
 
 @pytest.fixture

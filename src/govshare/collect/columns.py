@@ -191,7 +191,7 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
                     lambda v, label=label, m=spec.length: f"{label}长度 {len(v)} 超过 {m} 个字符",
                 )
             literal = _quoted(col)
-        elif dt == "I" or dt in ("N", "F", "Y"):
+        elif dt in ("I", "N", "F", "Y"):
             ok = pc.match_substring_regex(col, _INT if dt == "I" else _NUM)
             code, text = _TYPE_LABELS[dt]
             report(pc.invert(ok), col, code, lambda v, label=label, text=text: f"{label}{text}")
@@ -247,7 +247,7 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
         if spec.primary and key_col is None:
             key_col = col
         sep = "{" if pos == 0 else ","
-        fragments.append(f'{sep}"{spec.code}":')
+        fragments.append(f"{sep}{json.dumps(spec.code, ensure_ascii=False)}:")
         fragments.append(pc.fill_null(literal, "null"))
 
     if not specs:

@@ -15,7 +15,6 @@ Information items map to shared data elements by name or synonym. That mapping c
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 from django.db import connection, transaction
@@ -31,6 +30,7 @@ from govshare.notifications.services import notify_departments
 from govshare.orgs.models import Department, Role
 from govshare.orgs.selectors import platform_authority
 
+from . import store
 from .models import CaseStatus, CoordinationCase, DataElement, ElementSource, Record
 
 LIVE = (ResourceStatus.PUBLISHED, ResourceStatus.RETIRING)
@@ -512,17 +512,9 @@ def _primary_code(resource_id: int) -> str | None:
 
 
 def _sql_value(alias: str, code: str) -> tuple[str, list]:
-    """The item's value as trimmed text, on either database (data is jsonb on PostgreSQL)."""
-    if connection.vendor == "postgresql":
-        return f"btrim({alias}.data ->> %s, %s)", [code, WHITESPACE]
-    # Django writes JSON with ASCII escapes; a loader writing raw UTF-8 keys is matched as well.
-    escaped, raw = "$." + json.dumps(code), "$." + json.dumps(code, ensure_ascii=False)
-    if escaped == raw:
-        return f"trim(json_extract({alias}.data, %s), %s)", [escaped, WHITESPACE]
-    return (
-        f"trim(COALESCE(json_extract({alias}.data, %s), json_extract({alias}.data, %s)), %s)",
-        [escaped, raw, WHITESPACE],
-    )
+    """The item's value as trimmed text, on either database."""
+    expr, params = store.value_sql(code, alias)
+    return f"{'btrim' if connection.vendor == 'postgresql' else 'trim'}({expr}, %s)", [*params, WHITESPACE]
 
 
 def _differing(resource_id, other_id, batch_id, element_id, code, other_code, limit) -> list[tuple]:

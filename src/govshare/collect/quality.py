@@ -23,6 +23,7 @@ from govshare.catalog.models import MountKind, Resource, ResourceStatus, UpdateC
 from govshare.errors import NotFound, PermissionDenied
 from govshare.orgs.models import Department, Role
 
+from . import store
 from .models import Batch, BatchError, BatchStatus, QualitySnapshot, Record, Series
 
 log = logging.getLogger(__name__)
@@ -98,24 +99,19 @@ def freshness_of(resource: Resource, last_loaded_at, today: dt.date, calendar=No
 # --- measuring ------------------------------------------------------------------------------------------
 
 
-def _completeness_sql(n_items: int) -> str:
+def _completeness_sql(codes: list[str]) -> tuple[str, list]:
     """One pass over the resource's live records counting, per item, the values that are present
     (not JSON null, not missing, not blank). Paths/keys are bound parameters, never spliced in."""
-    if connection.vendor == "postgresql":
-        present = "COUNT(NULLIF(BTRIM(data ->> (%s)::text), ''))"
-    else:
-        present = "COUNT(NULLIF(TRIM(json_extract(data, %s)), ''))"
-    cols = ", ".join([present] * n_items)
+    trim = "BTRIM" if connection.vendor == "postgresql" else "TRIM"
+    cols, params = [], []
+    for code in codes:
+        expr, p = store.value_sql(code)
+        cols.append(f"COUNT(NULLIF({trim}({expr}), ''))")
+        params += p
     table = connection.ops.quote_name(Record._meta.db_table)
     false = "FALSE" if connection.vendor == "postgresql" else "0"
-    return f"SELECT COUNT(*){', ' if cols else ''}{cols} FROM {table} WHERE resource_id = %s AND deleted = {false}"
-
-
-def _json_key(code: str) -> str:
-    if connection.vendor == "postgresql":
-        return code
-    # SQLite path syntax: a quoted label takes the code verbatim up to the closing quote
-    return '$."' + code + '"'
+    sql = f"SELECT COUNT(*){', ' if cols else ''}{', '.join(cols)} FROM {table} WHERE resource_id = %s AND deleted = {false}"
+    return sql, params
 
 
 def completeness_counts(resource: Resource, codes: list[str]) -> tuple[int, dict[str, int]]:
@@ -123,7 +119,8 @@ def completeness_counts(resource: Resource, codes: list[str]) -> tuple[int, dict
     # SQLite's path syntax has no escape for '"': such a code cannot be addressed and counts as absent.
     usable = [c for c in codes if connection.vendor == "postgresql" or '"' not in c]
     with connection.cursor() as cur:
-        cur.execute(_completeness_sql(len(usable)), [*map(_json_key, usable), resource.pk])
+        sql, params = _completeness_sql(usable)
+        cur.execute(sql, [*params, resource.pk])
         total, *present = cur.fetchone()
     counts = dict.fromkeys(codes, 0)
     counts.update(zip(usable, present, strict=True))

@@ -214,6 +214,24 @@ def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
     errors: list[BatchError] = []
     quarantined: list[QuarantinedRow] = []
     error_count = 0
+
+    def keep(row, item_code, item_name, value, code, message):
+        """Count every problem; store the first MAX_STORED_ERRORS for the report."""
+        nonlocal error_count
+        error_count += 1
+        if len(errors) < MAX_STORED_ERRORS:
+            errors.append(
+                BatchError(
+                    batch=batch,
+                    row=row,
+                    item_code=item_code,
+                    item_name=item_name,
+                    value=value[:200],
+                    code=code,
+                    message=message[:300],
+                )
+            )
+
     bad_total = 0
     rn = 0
     beat = time.monotonic()
@@ -227,20 +245,8 @@ def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
                 if i not in bad
             ]
         )
-        error_count += len(checked.problems)
         for p in checked.problems:
-            if len(errors) < MAX_STORED_ERRORS:
-                errors.append(
-                    BatchError(
-                        batch=batch,
-                        row=row_of(rn + p.row),
-                        item_code=p.item_code,
-                        item_name=p.item_name,
-                        value=p.value[:200],
-                        code=p.code,
-                        message=p.message[:300],
-                    )
-                )
+            keep(row_of(rn + p.row), p.item_code, p.item_name, p.value, p.code, p.message)
         if checked.bad_rows and batch.accept_valid:
             room = MAX_QUARANTINED - len(quarantined)
             for i in sorted(checked.bad_rows)[: max(room, 0)]:
@@ -262,19 +268,8 @@ def _run(resource, batch: Batch, batches, deletes, row_of, progress) -> Outcome:
         listed = "、".join(str(row_of(r - 1)) for r in rns[:10])
         for r in rns:
             dup_rows.add(r)
-            error_count += 1
-            if len(errors) < MAX_STORED_ERRORS:
-                errors.append(
-                    BatchError(
-                        batch=batch,
-                        row=row_of(r - 1),
-                        item_code=primary.code,
-                        item_name=primary.name,
-                        value=str(key)[:200],
-                        code="duplicate_key",
-                        message=f"主键「{primary.name}」的值 {key} 在本批中重复出现（第 {listed} 行）"[:300],
-                    )
-                )
+            message = f"主键「{primary.name}」的值 {key} 在本批中重复出现（第 {listed} 行）"
+            keep(row_of(r - 1), primary.code, primary.name, str(key), "duplicate_key", message)
     bad_total += len(dup_rows)
     batch.rows_total = total
     batch.rows_rejected = bad_total

@@ -14,6 +14,7 @@ resource but may skip (a row that did not change consumes its number without usi
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 
@@ -33,6 +34,21 @@ def json_path(code: str) -> str:
     if not _SAFE_CODE.match(code):
         raise ValueError(f"item code not usable in SQL: {code!r}")
     return f"(data->>'{code}')" if _pg() else f"json_extract(data, '$.\"{code}\"')"
+
+
+def value_sql(code: str, alias: str = "") -> tuple[str, list]:
+    """An item's value as text, with the code as bound parameters: (expression, params).
+
+    SQLite's JSON path needs the key as JSON text; records written through the ORM carry escaped
+    keys and the loader's carry raw UTF-8, so a non-ASCII code is looked up both ways.
+    """
+    col = f"{alias}.data" if alias else "data"
+    if _pg():
+        return f"({col} ->> %s::text)", [code]
+    escaped, raw = "$." + json.dumps(code), "$." + json.dumps(code, ensure_ascii=False)
+    if escaped == raw:
+        return f"json_extract({col}, %s)", [escaped]
+    return f"COALESCE(json_extract({col}, %s), json_extract({col}, %s))", [escaped, raw]
 
 
 def index_name(resource_id: int, code: str) -> str:

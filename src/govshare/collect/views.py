@@ -12,6 +12,8 @@ from govshare.catalog.models import MountKind, Resource, ResourceStatus
 from govshare.catalog.selectors import get_resource
 from govshare.collect import jobs, selectors, services
 from govshare.collect.models import Batch, BatchMode, BatchSource, BatchStatus, Series
+from govshare.collect.mounts import mount_status
+from govshare.collect.quality import resource_quality
 from govshare.errors import DomainError, NotFound
 
 
@@ -50,24 +52,6 @@ def index(request):
     return render(request, "collect/index.html", {"rows": rows, "mounted": others})
 
 
-def _quality(resource):
-    try:
-        from govshare.collect.quality import resource_quality
-
-        return resource_quality(resource)
-    except ImportError:
-        return None
-
-
-def _mount(resource):
-    try:
-        from govshare.collect.mounts import mount_status
-
-        return mount_status(resource)
-    except ImportError:
-        return None
-
-
 @login_required
 def resource_page(request, cls, seq):
     resource = _resource(request, cls, seq)
@@ -86,8 +70,8 @@ def resource_page(request, cls, seq):
             "batches": selectors.batches_for(resource)[:30],
             "preview": list(zip(records, preview, strict=True)),
             "can_load": services.may_load(request.user, resource),
-            "quality": _quality(resource),
-            "mount": _mount(resource),
+            "quality": resource_quality(resource),
+            "mount": mount_status(resource),
             "modes": BatchMode.choices,
         },
     )

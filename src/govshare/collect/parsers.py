@@ -116,8 +116,15 @@ def _non_ascii(text: str) -> int:
 
 
 def _reads_as_chinese(text: str) -> bool:
-    """Has ideographs and is mostly Chinese-looking, as a real UTF-8 file from here is."""
-    return bool(_IDEOGRAPH.search(text)) and 2 * len(_CJKISH.findall(text)) >= _non_ascii(text)
+    """Has ideographs and is mostly Chinese-looking, as a real UTF-8 file from here is.
+
+    Or has no ideographs but only Chinese punctuation, at least one of it three bytes long in
+    UTF-8 (（），。“”): GBK bytes decoding to that are far rarer than a file of numbers and brackets.
+    """
+    cjkish = _CJKISH.findall(text)
+    if _IDEOGRAPH.search(text):
+        return 2 * len(cjkish) >= _non_ascii(text)
+    return len(cjkish) == _non_ascii(text) and any(c >= "\u2000" for c in cjkish)
 
 
 def detect_encoding(sample: bytes, *, complete: bool = False) -> str:
@@ -125,7 +132,8 @@ def detect_encoding(sample: bytes, *, complete: bool = False) -> str:
 
     Deterministic. One refinement of "UTF-8 if it decodes": a few GBK characters often form valid
     UTF-8 too (about one sample in five with one character, e.g. 0xC4 0xA3 → "ģ"); when the UTF-8
-    reading has no Chinese in it but the GB18030 reading is all Chinese, GB18030 wins. ``complete``
+    reading has no Chinese in it but the GB18030 reading is all Chinese, GB18030 wins. A UTF-8
+    sample whose only non-ASCII is a lone "·" or "°" (two bytes, like a GBK character) reads as GBK. ``complete``
     says the sample is the whole file, so a cut-off last character is then an error.
     """
     for bom, name in _BOMS:

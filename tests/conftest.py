@@ -13,6 +13,17 @@ def make_uscc(seed: int) -> str:
     return body + uscc_check_char(body)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_immediately():
+    """Background tasks (exports) run inside the call that queues them, so tests need no worker."""
+    from django.test import override_settings
+
+    with override_settings(
+        TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    ):
+        yield
+
+
 @pytest.fixture
 def city(db):
     from govshare.catalog.models import CatalogKind, Classification

@@ -214,3 +214,12 @@ def test_receipt_command_prints_verifiable_json(db, capsys):
     call_command("audit", "receipt", str(evs[4].seq))
     doc = json.loads(capsys.readouterr().out)
     assert verify_receipt(doc, keys.trusted_keys()).ok and doc["tree_head"]["tree_size"] == 7
+
+
+def test_overlong_text_is_cut_not_refused(db):  # R-SEC-05: an event is always written
+    from govshare.audit.models import AuditEvent
+    from govshare.audit.services import record
+
+    event = record("sharing.application.submit", purpose="用" * 600, case_id="B" * 300, object_id="9" * 200)
+    stored = AuditEvent.objects.get(seq=event.seq)
+    assert (len(stored.purpose), len(stored.case_id), len(stored.object_id)) == (500, 100, 100)

@@ -5,6 +5,7 @@ A smoke run of the harness, not a measurement: no timing is asserted (DESIGN §9
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,42 @@ def test_quick_run_reports_the_ranking_check(quick_run):
 def test_quick_run_ranks_the_licence_entry_first(quick_run):
     _, document = quick_run
     assert rows_of(document)["营业执照 ranks 企业营业执照信息 first"]["detail"]["ok"]
+
+
+# ---------------------------------------------------------------- share_lookup (wrk + Datasette)
+
+
+@pytest.fixture(scope="module")
+def share_quick_run(tmp_path_factory):
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk not installed (apt-get install wrk)")
+    if not Path(sys.executable).with_name("datasette").exists():
+        pytest.skip("datasette not installed (pip install -e '.[dev]')")
+    out = tmp_path_factory.mktemp("bench-share-out")
+    env = dict(os.environ, GOVSHARE_BENCH_SHARE_DIR=str(tmp_path_factory.mktemp("bench-share-data")))
+    env.pop("DATABASE_URL", None)
+    env.pop("GOVSHARE_BENCH_SHARE_PG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "share_lookup", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    path = out / "share_lookup.json"
+    return proc, json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def test_share_lookup_quick_run_serves_masked_records_under_load(share_quick_run):  # R-SHARE-10
+    proc, document = share_quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = rows_of(document)
+    checks = rows["answers right before load (masked, verify hit/miss, bare, Datasette, 401)"]
+    assert checks["ours"] is True, checks["detail"]
+    assert rows["non-2xx and socket errors under load"]["ours"] == 0
+    assert rows["audit events per completed gate call"]["verdict"] == "met"
+    for metric in ("/records req/s (peer: Datasette row JSON)", "/verify req/s (peer: Datasette row JSON)"):
+        assert rows[metric]["ours"] > 0 and rows[metric]["peer"] > 0
+    assert rows["/records req/s (peer: Datasette row JSON)"]["raw"]["sizes"]["records"] == 20_000

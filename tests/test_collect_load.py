@@ -179,3 +179,22 @@ def test_item_codes_are_json_escaped_in_the_stored_row():
     specs = [ItemSpec('k"1', "键", primary=True), ItemSpec("名\\称", "名称")]
     checked = check_batch(pa.record_batch({'k"1': ["a"], "名\\称": ["b"]}), specs)
     assert json.loads(checked.json[0]) == {'k"1': "a", "名\\称": "b"}
+
+
+def test_enumeration_accepts_the_code_of_a_coded_entry(city, published):  # R-COL-04
+    from govshare.collect.services import load_rows
+
+    resource = published(
+        officer=city.police_officer,
+        name="性别代码测试",
+        provider=city.police.pk,
+        items=[
+            {"code": "sfzh", "name": "公民身份号码", "data_type": "C", "length": 18, "is_primary": True},
+            {"code": "xb", "name": "性别", "data_type": "C", "enum_values": ["1 男性", "2 女性"]},
+        ],
+    )
+    ok = load_rows(resource, [{"sfzh": A, "xb": "1"}, {"sfzh": B, "xb": "2 女性"}], actor=city.police_officer)
+    assert ok.batch.inserted == 2
+    bad = load_rows(resource, [{"sfzh": C, "xb": "男"}], actor=city.police_officer)
+    assert bad.batch.status == "rejected"
+    assert "1 男性、2 女性" in bad.batch.errors.get().message

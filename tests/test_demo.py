@@ -129,3 +129,23 @@ def test_demands_with_supplies_and_gaps(demo):
 def test_search_ranks_the_business_licence_first(demo):
     licence = Resource.objects.get(name="企业营业执照信息")
     assert search("营业执照").ids[0] == licence.pk
+
+
+def test_demo_has_shared_data_a_grant_and_a_pending_application(demo):  # R-SHARE-10
+    from django.test import Client
+
+    from govshare.collect.models import Record
+    from govshare.sharing.models import ApplicationStatus, Grant, ShareApplication
+    from govshare.web.demo_sharing import demo_credential
+
+    assert Record.objects.filter(deleted=False).count() == 600
+    assert Grant.objects.count() == 1
+    assert ShareApplication.objects.filter(status=ApplicationStatus.PENDING).count() == 1
+    _, token, example = demo_credential()
+    got = Client().get(example, headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.json()["count"] == 1
+    assert got.json()["records"][0]["hjdz"].endswith("*")  # the address is masked as granted
+    _, second, _ = demo_credential()
+    stale = Client().get(example, headers={"Authorization": f"Bearer {token}"})
+    assert stale.status_code == 401 and stale.json()["code"] == "token_revoked"
+    assert second != token

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "ninja",  # serves the API docs (Swagger UI) from our own static files, not a CDN
+    "django_tasks",
+    "django_tasks_db",  # the database task backend and its `db_worker` command
     "govshare.orgs",
     "govshare.calendar",
     "govshare.catalog",
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "govshare.clients",
     "govshare.collect",
     "govshare.security",
+    "govshare.sharing",
     "govshare.web",
 ]
 
@@ -63,6 +66,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "govshare.web.middleware.SecureHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    "govshare.audit.middleware.RequestIdMiddleware",
+]
+
+# The delivery API's short middleware chain (see wsgi.py): security headers and the audit request id.
+GOVSHARE_LEAN_PREFIXES = ["/api/v1/share/"]
+GOVSHARE_LEAN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "govshare.web.middleware.SecureHeadersMiddleware",
     "govshare.audit.middleware.RequestIdMiddleware",
 ]
 
@@ -90,7 +101,9 @@ DATABASES = {
     "default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_sqlite), conn_max_age=60)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Kept open per serving thread: reopening ran the PRAGMAs, re-read the schema and checkpointed the
+    # WAL on every request, which cost more than the request itself.
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
@@ -185,3 +198,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GOVSHARE_LOG_LEVEL", "WARNING")},
 }
+
+# Verification (核验) throttle per credential, against enumeration: calls a minute, non-matches an hour.
+GOVSHARE_VERIFY_PER_MINUTE = int(os.environ.get("GOVSHARE_VERIFY_PER_MINUTE", "600"))
+GOVSHARE_VERIFY_MISSES_PER_HOUR = int(os.environ.get("GOVSHARE_VERIFY_MISSES_PER_HOUR", "300"))
+
+# Background work (exports): the database queue, worked by `govshare db_worker` (which `govshare serve`
+# starts next to the server). GOVSHARE_TASKS=immediate runs each task inside the request instead.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend"
+        if os.environ.get("GOVSHARE_TASKS", "") == "immediate"
+        else "django_tasks_db.DatabaseBackend",
+    }
+}
+# Batch export files and their signed download links live this long (R-SHARE-13).
+GOVSHARE_EXPORT_TTL_HOURS = int(os.environ.get("GOVSHARE_EXPORT_TTL_HOURS", "24"))
+# Provider interfaces proxied through the gate (R-SHARE-15): upstream timeout and largest relayed answer.
+GOVSHARE_PROXY_TIMEOUT = float(os.environ.get("GOVSHARE_PROXY_TIMEOUT", "10"))
+GOVSHARE_PROXY_MAX_BYTES = int(os.environ.get("GOVSHARE_PROXY_MAX_BYTES", str(10 * 1024 * 1024)))

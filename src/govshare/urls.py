@@ -43,5 +43,6 @@ urlpatterns = [
     path("elements/", include("govshare.collect.urls_elements")),
     path("quality/", include("govshare.collect.urls_quality")),
     path("clients/", include("govshare.clients.urls")),
+    path("sharing/", include("govshare.sharing.urls")),
     path("security/", include("govshare.security.urls")),
 ]

@@ -9,17 +9,21 @@ as `TokenRefused` (a DomainError with status 401), which the API renders as {"co
 """
 
 import datetime as dt
+from functools import cache
 
+from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from govshare import rawsql
 from govshare.audit import services as audit
 from govshare.errors import DomainError
+from govshare.orgs.models import Department
 
 from . import tokens
-from .models import ClientStatus, Credential
+from .models import ClientStatus, ClientSystem, Credential
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -38,7 +42,7 @@ def authenticate_token(raw: str, now: dt.datetime | None = None) -> Credential:
     if parsed is None:
         raise _invalid()
     prefix, secret = parsed
-    credential = Credential.objects.select_related("client__department").filter(prefix=prefix).first()
+    credential = _by_prefix(prefix)
     if credential is None or not tokens.secret_matches(secret, credential.secret_hash):
         raise _invalid()
     now = now or timezone.now()
@@ -56,6 +60,36 @@ def authenticate_token(raw: str, now: dt.datetime | None = None) -> Credential:
             {**detail, "client": client.code},
         )
     _touch(credential, now)
+    return credential
+
+
+_CRED = ("id", "client_id", "prefix", "secret_hash", "expires_at", "revoked_at", "last_used_at")
+_CLIENT = ("id", "department_id", "name", "code", "status")
+_DEPT = ("id", "name", "short_name", "uscc", "is_active")
+
+
+@cache
+def _by_prefix_sql() -> str:
+    return (
+        f"SELECT {rawsql.columns('c', Credential, _CRED)}, {rawsql.columns('s', ClientSystem, _CLIENT)}, "
+        f"{rawsql.columns('d', Department, _DEPT)} FROM {Credential._meta.db_table} c "
+        f"JOIN {ClientSystem._meta.db_table} s ON s.id = c.client_id "
+        f"JOIN {Department._meta.db_table} d ON d.id = s.department_id WHERE c.prefix = %s"
+    )
+
+
+def _by_prefix(prefix: str) -> Credential | None:
+    """The credential with its client system and department, in one fixed query (runs on every call)."""
+    with connection.cursor() as cur:
+        cur.execute(_by_prefix_sql(), [prefix])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    a, b = len(_CRED), len(_CRED) + len(_CLIENT)
+    credential = rawsql.build(Credential, _CRED, row[:a])
+    client = rawsql.build(ClientSystem, _CLIENT, row[a:b])
+    client.department = rawsql.build(Department, _DEPT, row[b:])
+    credential.client = client
     return credential
 
 

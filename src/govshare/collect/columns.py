@@ -229,7 +229,9 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
 
         if spec.enum:
             outside = pc.and_(present, pc.invert(pc.is_in(value, value_set=pa.array(list(spec.enum)))))
-            shown = "、".join(spec.enum[:10]) + ("等" if len(spec.enum) > 10 else "")
+            # "1" is accepted as the code of "1 男性"; name only the full entries
+            entries = [v for v in spec.enum if not any(o.startswith(v + " ") for o in spec.enum)]
+            shown = "、".join(entries[:10]) + ("等" if len(entries) > 10 else "")
             report(
                 outside,
                 col,

@@ -47,8 +47,21 @@ def specs_for(resource) -> list[ItemSpec]:
                 required=item.is_required or item.is_primary,
                 primary=item.is_primary,
                 indexed=item.is_indexed,
-                enum=tuple(str(v) for v in (item.enum_values or [])),
+                enum=enum_values(item.enum_values),
                 check=check,
             )
         )
     return specs
+
+
+def enum_values(entries) -> tuple[str, ...]:
+    """Accepted values of an enumeration. Catalog entries written "1 男性" (a GB/T code and its label, as
+    the code tables print them) accept the code "1" as well as the whole text."""
+    accepted: list[str] = []
+    for entry in entries or []:
+        text = str(entry).strip()
+        code = text.split(" ", 1)[0] if " " in text else ""
+        for v in (text, code):
+            if v and v not in accepted:
+                accepted.append(v)
+    return tuple(accepted)

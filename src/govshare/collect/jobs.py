@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def _thread_main(batch_id, path, filename, options) -> None:
     try:
         run(batch_id, path, filename, options)
     finally:
-        close_old_connections()
+        # The thread ends here: its connection would otherwise outlive it (connections persist, CONN_MAX_AGE).
+        connection.close()
 
 
 def run(batch_id: int, path: Path, filename: str, options: dict) -> None:

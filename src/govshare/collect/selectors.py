@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.db.models import QuerySet
 
+from govshare import tables
 from govshare.catalog.models import Resource
 from govshare.collect.models import Batch, BatchError, Record, RecordHistory, Series
 from govshare.errors import NotFound, PermissionDenied
@@ -62,32 +60,9 @@ def _report_rows(batch: Batch):
 
 
 def report_csv(batch: Batch) -> bytes:
-    """UTF-8 with BOM so Excel on a Chinese Windows desktop opens it without garbling."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(REPORT_COLUMNS)
-    w.writerows(_report_rows(batch))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return tables.csv_bytes(REPORT_COLUMNS, _report_rows(batch))
 
 
 def report_xlsx(batch: Batch) -> bytes:
-    import xlsxwriter
-
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
-    ws = wb.add_worksheet("问题明细")
-    bold = wb.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    text = wb.add_format({"num_format": "@"})
-    ws.write_row(0, 0, REPORT_COLUMNS, bold)
-    for r, values in enumerate(_report_rows(batch), start=1):
-        ws.write_number(r, 0, values[0])
-        for c, v in enumerate(values[1:], start=1):
-            ws.write_string(r, c, str(v), text)
-    ws.set_column(0, 0, 8)
-    ws.set_column(1, 2, 16)
-    ws.set_column(3, 3, 24)
-    ws.set_column(4, 4, 14)
-    ws.set_column(5, 5, 60)
-    ws.freeze_panes(1, 0)
-    wb.close()
-    return buf.getvalue()
+    widths = [(0, 0, 8), (1, 2, 16), (3, 3, 24), (4, 4, 14), (5, 5, 60)]
+    return tables.xlsx_bytes("问题明细", REPORT_COLUMNS, _report_rows(batch), widths)

@@ -114,6 +114,10 @@ def ensure_indexes(resource_id: int, codes: Iterable[str]) -> list[str]:
     """Partial expression indexes for the resource's lookup items; DDL, not a migration (DESIGN §5)."""
     made = []
     with connection.cursor() as cur:
+        if _pg():
+            # PostgreSQL refuses CREATE INDEX on a table with deferred foreign-key checks still pending in
+            # this transaction (rows written earlier in it): run those checks now, then defer again.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for code in codes:
             if not _SAFE_CODE.match(code):
                 continue
@@ -122,6 +126,8 @@ def ensure_indexes(resource_id: int, codes: Iterable[str]) -> list[str]:
                 f"ON collect_record ({json_path(code)}) WHERE resource_id = {int(resource_id)}"
             )
             made.append(code)
+        if _pg():
+            cur.execute("SET CONSTRAINTS ALL DEFERRED")
     return made
 
 

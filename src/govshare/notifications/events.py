@@ -20,6 +20,23 @@ EVENTS: dict[str, str] = {
     "elements.conflict": "多元校核数据不一致",
     "elements.case_escalated": "多元校核提请协调",
     "elements.case_resolved": "多元校核协调办结",
+    "sharing.application_submitted": "共享申请待办理",
+    "sharing.application_forwarded": "共享申请已初审转办",
+    "sharing.application_approved": "共享申请已同意",
+    "sharing.application_refused": "共享申请未同意",
+    "sharing.application_withdrawn": "共享申请已撤回",
+    "sharing.registered": "无条件共享登记使用",
+    "sharing.grant_suspended": "共享授权已暂停",
+    "sharing.grant_resumed": "共享授权已恢复",
+    "sharing.grant_terminated": "共享授权已终止",
+    "sharing.grant_expired": "共享授权已到期",
+    "sharing.grant_filing_required": "协商供给待备案",
+    "sharing.grant_filed": "协商供给已备案",
+    "sharing.case_opened": "共享协商发起",
+    "sharing.case_message": "共享协商新意见",
+    "sharing.case_escalated": "共享协商提请协调",
+    "sharing.case_agreed": "共享协商达成供给",
+    "sharing.case_closed": "共享协商办结",
 }
 
 CHANNELS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件"}

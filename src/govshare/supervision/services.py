@@ -65,7 +65,7 @@ def open_obligation(
     started_on = started_on or timezone.localdate()
     provisional = False
     period = None
-    if due_on is None and param.value is not None:
+    if due_on is None and param.value is not None and param.unit in ("working_days", "months"):
         period = int(param.value)
         cal = work_calendar()
         deadline = (

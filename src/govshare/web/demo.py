@@ -34,6 +34,7 @@ from govshare.catalog.models import (
 from govshare.orgs.identifiers import uscc_check_char
 from govshare.orgs.models import Department, DepartmentKind, Region, RegionLevel, Role, User, UserRole
 from govshare.orgs.regions import current_regions
+from govshare.web.demo_sharing import load_sharing
 
 DEMO_PASSWORD = "govshare-demo-2026"
 PLATFORM = "郴州市政务数据共享交换平台"
@@ -862,6 +863,7 @@ def load_demo() -> dict:
     _second_version(users, resources)
     _negative_proposal(users, resources)
     _deadlines(users, resources)
+    load_sharing(users)
     _settle_inbox()
     n_depts = Department.objects.count()
     n_published = Resource.objects.filter(

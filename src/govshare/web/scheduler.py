@@ -14,6 +14,8 @@ def run_tick() -> dict:
     from govshare.collect.quality import check_freshness
     from govshare.collect.services import mark_interrupted
     from govshare.notifications.webhooks import deliver_due_webhooks
+    from govshare.sharing.exports import purge_expired
+    from govshare.sharing.services import notify_expired_grants
     from govshare.supervision.services import check_due, ensure_periodic
 
     return {
@@ -24,6 +26,8 @@ def run_tick() -> dict:
         "audit": seal_pending(),
         "quality": check_freshness(),
         "interrupted_loads": mark_interrupted(),
+        "expired_grants": notify_expired_grants(),
+        "expired_exports": purge_expired(),
     }
 
 

@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from govshare.web.demo import DEMO_PASSWORD, load_demo
+from govshare.web.demo_sharing import demo_credential
 
 
 class Command(BaseCommand):
@@ -19,5 +20,12 @@ class Command(BaseCommand):
         self.stdout.write(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
         for account in summary["accounts"]:
             self.stdout.write(f"  {account['username']:<12} {account['role']:<16} {account['department']}")
+        issued = demo_credential()
+        if issued:
+            name, token, example = issued
+            self.stdout.write(f"\n演示应用系统“{name}”的凭证（仅显示这一次，30 天有效）：\n  {token}")
+            self.stdout.write(
+                f'  试一试：curl -H "Authorization: Bearer {token}" "http://{host}:{port}{example}"'
+            )
         if not no_serve:
             call_command("serve", host=host, port=port)

@@ -62,7 +62,8 @@ def bare_records(request, cls: str, seq: str):
         "grant": "",
         "count": len(rows),
         "items": [{"code": i.code, "name": i.name} for i in schema.items],
-        "records": [{c: d.get(c) for c in codes} for d in rows],
+        "records": [{c: d.get(c) for c in codes} for _, _, d in rows],
+        "record_info": [{"ref": str(rid), "under_verification": False, "ticket": None} for rid, _, _ in rows],
     }
 
 

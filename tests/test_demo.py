@@ -149,3 +149,19 @@ def test_demo_has_shared_data_a_grant_and_a_pending_application(demo):  # R-SHAR
     stale = Client().get(example, headers={"Authorization": f"Bearer {token}"})
     assert stale.status_code == 401 and stale.json()["code"] == "token_revoked"
     assert second != token
+
+
+def test_demo_has_a_correction_under_verification(demo):  # R-CORR-03, R-CORR-07
+    from django.test import Client
+
+    from govshare.corrections.models import CorrectionTicket, TicketStatus
+    from govshare.supervision.models import Obligation
+    from govshare.web.demo_sharing import demo_credential
+
+    ticket = CorrectionTicket.objects.get()
+    assert ticket.status == TicketStatus.VERIFYING and ticket.evidence.count() == 1
+    assert Obligation.objects.get(subject_id=str(ticket.pk), duty="corrections.verify").due_on is not None
+    _, token, example = demo_credential()
+    path = example.split("?")[0] + f"?gmsfhm={ticket.record_key}"
+    info = Client().get(path, headers={"Authorization": f"Bearer {token}"}).json()["record_info"]
+    assert info == [{"ref": info[0]["ref"], "under_verification": True, "ticket": ticket.number}]

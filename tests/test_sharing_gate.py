@@ -150,6 +150,7 @@ def test_row_filter_hides_rows_like_absent_ones(city, loaded, systems):  # R-SHA
         "grant": v.json()["grant"],
         "match": False,
         "items": {"sfzh": False, "xm": False},
+        "under_verification": False,
     }
 
 

@@ -68,6 +68,7 @@ from govshare.collect.api import router as collect_router  # noqa: E402
 from govshare.collect.api_elements import router as elements_router  # noqa: E402
 from govshare.collect.api_mounts import router as mounts_router  # noqa: E402
 from govshare.collect.api_quality import router as quality_router  # noqa: E402
+from govshare.corrections.api import router as corrections_router  # noqa: E402
 from govshare.orgs.api import router as orgs_router  # noqa: E402
 from govshare.sharing.api import router as share_router  # noqa: E402
 from govshare.sharing.api_workflow import router as sharing_router  # noqa: E402
@@ -83,3 +84,4 @@ api.add_router("/mounts", mounts_router)
 api.add_router("/elements", elements_router)
 api.add_router("/quality", quality_router)
 api.add_router("/sharing", sharing_router)
+api.add_router("/corrections", corrections_router)

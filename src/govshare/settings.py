@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "govshare.collect",
     "govshare.security",
     "govshare.sharing",
+    "govshare.corrections",
     "govshare.web",
 ]
 

@@ -44,5 +44,6 @@ urlpatterns = [
     path("quality/", include("govshare.collect.urls_quality")),
     path("clients/", include("govshare.clients.urls")),
     path("sharing/", include("govshare.sharing.urls")),
+    path("corrections/", include("govshare.corrections.urls")),
     path("security/", include("govshare.security.urls")),
 ]

@@ -37,6 +37,15 @@ EVENTS: dict[str, str] = {
     "sharing.case_escalated": "共享协商提请协调",
     "sharing.case_agreed": "共享协商达成供给",
     "sharing.case_closed": "共享协商办结",
+    "corrections.raised": "数据疑义待核校",
+    "corrections.reported": "数据疑义待受理",
+    "corrections.accepted": "数据疑义待分析分发",
+    "corrections.decided": "数据疑义核校结果",
+    "corrections.closed": "数据疑义已办结",
+    "corrections.extension_requested": "疑义核校延期待审批",
+    "corrections.extended": "疑义核校期限已延长",
+    "corrections.extension_refused": "疑义核校延期未获批准",
+    "corrections.withdrawn": "数据疑义已撤回",
 }
 
 CHANNELS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件"}

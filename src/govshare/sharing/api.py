@@ -6,13 +6,16 @@ the call, `X-Grant` picks one of several grants. Resource paths are the catalog 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.http import FileResponse
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
+from govshare.catalog.models import Resource
+from govshare.corrections import services as corrections
 from govshare.errors import NotFound
 
 from . import exports, gate, proxy
@@ -26,12 +29,19 @@ class ItemOut(Schema):
     name: str
 
 
+class RecordInfo(Schema):
+    ref: str  # quote it to raise a doubt on the record (POST …/corrections)
+    under_verification: bool  # 核校中: a correction ticket is open on it; it is still served (R-CORR-07)
+    ticket: str | None
+
+
 class RecordsOut(Schema):
     resource: str
     grant: str
     count: int
     items: list[ItemOut]
     records: list[dict[str, Any]]
+    record_info: list[RecordInfo]  # one per record, in the same order
 
 
 class VerifyIn(Schema):
@@ -43,12 +53,14 @@ class VerifyOut(Schema):
     grant: str
     match: bool
     items: dict[str, bool]
+    under_verification: bool
 
 
 class ChangeOut(Schema):
     seq: int
     op: str
     record: dict[str, Any]
+    under_verification: bool = False
 
 
 class ChangesOut(Schema):
@@ -92,6 +104,64 @@ def changes(request, cls: str, seq: str, q: Query[ChangesQuery]):
     if q.cursor < 0 or not 1 <= q.limit <= 5000:
         access.deny("invalid_cursor", "cursor 须为非负整数，limit 须在 1 到 5000 之间", status=422)
     return gate.changes(access, q.cursor, q.limit, _wanted(q.items))
+
+
+# ---------------------------------------------------------------- doubts on a record (R-CORR-01, R-CORR-07)
+
+
+class CorrectionOut(Schema):
+    number: str
+    status: str
+    status_label: str
+    resource: str
+    record: str
+    due_on: date | None  # of the provider's verification, where the profile sets a period
+
+
+@router.post(
+    "/{cls}/{seq}/corrections",
+    response={201: CorrectionOut},
+    summary="对记录提出疑义（multipart：ref 取自 record_info，或 key；items 可重复；evidence 为佐证材料）",
+)
+def raise_correction(
+    request,
+    cls: str,
+    seq: str,
+    ref: Form[str] = "",
+    key: Form[str] = "",
+    items: Form[list[str]] = None,
+    description: Form[str] = "",
+    suggestion: Form[str] = "",
+    evidence: File[list[UploadedFile]] = None,
+):
+    """The record stays served, flagged `under_verification`, until the provider has answered."""
+    access = gate.open_access(request, cls, seq, "correction")
+    ticket = corrections.raise_ticket(
+        None,
+        client=access.client,
+        grant=access.grant,
+        resource=Resource.objects.select_related("provider").get(pk=access.resource.pk),
+        record_ref=ref.strip() or None,
+        record_key=key,
+        items=items or [],
+        description=description,
+        suggestion=suggestion,
+        evidence=evidence or [],
+        case_id=access.case_id,
+    )
+    access.done(0, ticket=ticket.number)
+    ob = corrections.verify_obligation(ticket)
+    return Status(
+        201,
+        {
+            "number": ticket.number,
+            "status": ticket.status,
+            "status_label": ticket.get_status_display(),
+            "resource": access.resource.code,
+            "record": ticket.record_label,
+            "due_on": ob.due_on if ob is not None else None,
+        },
+    )
 
 
 # ---------------------------------------------------------------- batch export (R-SHARE-13)

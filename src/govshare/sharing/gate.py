@@ -26,6 +26,7 @@ from govshare.catalog.models import InfoItem, Resource, ResourceStatus
 from govshare.clients.auth import ClientBearer, TokenRefused
 from govshare.collect import store
 from govshare.collect.models import Record, RecordHistory
+from govshare.corrections.selectors import open_ticket_sql, open_tickets_for
 from govshare.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 from . import masking, scope
@@ -38,6 +39,7 @@ ACTIONS = {
     "export": "share.export",
     "download": "share.download",
     "interface": "share.interface",
+    "correction": "share.correction",
 }
 # Which granted delivery method each endpoint needs (Delivery in the catalog).
 METHOD_OF = {
@@ -47,6 +49,7 @@ METHOD_OF = {
     "export": "batch",
     "download": "batch",
     "interface": "query",
+    "correction": None,  # raising a doubt on a record needs a grant, not a particular method
 }
 MAX_LOOKUP_ROWS = 100
 
@@ -110,6 +113,7 @@ class Access:
     credential: object
     case_id: str
     items: list[str] = field(default_factory=list)  # granted codes, in catalog order
+    disputed: bool = False  # the resource has an open correction ticket on some record (R-CORR-07)
     _masks: dict[str, Callable] | None = None
     _in_scope: Callable[[dict | None], bool] | None = None
 
@@ -235,7 +239,9 @@ def _endpoint_of(request) -> str:
     parts = request.path.rstrip("/").split("/")
     if "exports" in parts:
         return "export"
-    return {"records": "query", "verify": "verify", "changes": "changes"}.get(parts[-1], "denied")
+    return {"records": "query", "verify": "verify", "changes": "changes", "corrections": "correction"}.get(
+        parts[-1], "denied"
+    )
 
 
 def _resource_of(request) -> str:
@@ -261,7 +267,7 @@ def _grant_problem(grant: Grant, method: str, today: dt.date) -> tuple[str, str]
         return "grant_not_started", f"授权{grant.number}自{grant.valid_from:%Y-%m-%d}起生效"
     if grant.filing_required and grant.filed_at is None:
         return "grant_not_filed", f"授权{grant.number}尚未向数据主管部门备案，备案后方可使用"
-    if method not in grant.methods:
+    if method is not None and method not in grant.methods:
         return "method_not_granted", f"授权{grant.number}未包含该共享方式"
     return None
 
@@ -294,31 +300,33 @@ _GRANT = (
 def _grants_sql() -> str:
     through = Grant.clients.through._meta.db_table
     return (
-        f"SELECT {rawsql.columns('r', Resource, _RES)}, {rawsql.columns('g', Grant, _GRANT)} "
+        f"SELECT {rawsql.columns('r', Resource, _RES)}, {open_ticket_sql('r')}, "
+        f"{rawsql.columns('g', Grant, _GRANT)} "
         f"FROM {Resource._meta.db_table} r LEFT JOIN {Grant._meta.db_table} g ON g.resource_id = r.id "
         f"AND g.id IN (SELECT grant_id FROM {through} WHERE clientsystem_id = %s) "
         "WHERE r.code = %s AND r.status IN (%s, %s) ORDER BY g.created_at DESC, g.id DESC"
     )
 
 
-def _resource_and_grants(code: str, client_id: int) -> tuple[Resource | None, list[Grant]]:
-    """The live resource and this client system's grants on it, newest first, in one fixed query."""
+def _resource_and_grants(code: str, client_id: int) -> tuple[Resource | None, bool, list[Grant]]:
+    """The live resource, whether it has an open correction ticket, and this client system's grants on
+    it, newest first, in one fixed query."""
     with connection.cursor() as cur:
         cur.execute(_grants_sql(), [client_id, code, ResourceStatus.PUBLISHED, ResourceStatus.RETIRING])
         rows = cur.fetchall()
     if not rows:
-        return None, []
+        return None, False, []
     n = len(_RES)
     resource = rawsql.build(Resource, _RES, rows[0][:n])
-    grants = [rawsql.build(Grant, _GRANT, row[n:]) for row in rows if row[n] is not None]
-    return resource, grants
+    grants = [rawsql.build(Grant, _GRANT, row[n + 1 :]) for row in rows if row[n + 1] is not None]
+    return resource, bool(rows[0][n]), grants
 
 
 def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
     """Find the grant that lets this client system make this call, or refuse (audited)."""
     code = f"{cls}/{seq}"
     client, credential = request.client_system, request.credential
-    resource, grants = _resource_and_grants(code, client.pk)
+    resource, disputed, grants = _resource_and_grants(code, client.pk)
     if resource is None:
         _audit(request, endpoint, code, reason="resource_not_found")
         raise NotFound("resource_not_found", f"目录“{code}”不存在或未发布")
@@ -356,8 +364,9 @@ def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
         credential=credential,
         case_id=_case_id(request),
         items=[i.code for i in schema.items if i.code in granted],
+        disputed=disputed,
     )
-    if chosen.daily_quota:
+    if chosen.daily_quota and method is not None:
         _count_call(access, today)
     return access
 
@@ -379,24 +388,35 @@ def _count_call(access: Access, today: dt.date) -> None:
 # ---------------------------------------------------------------- reading records
 
 
-def _rows_by(resource_id: int, item: Item, value: str, limit: int) -> list[dict]:
+def _rows_by(resource_id: int, item: Item, value: str, limit: int) -> list[tuple[int, str, dict]]:
+    """(record id, key, data) of the live records whose item equals the value."""
     with connection.cursor() as cur:
         if item.primary:
             cur.execute(
-                "SELECT data FROM collect_record WHERE resource_id = %s AND key = %s AND NOT deleted",
+                "SELECT id, key, data FROM collect_record WHERE resource_id = %s AND key = %s AND NOT deleted",
                 [resource_id, value],
             )
         else:
             # The partial expression index carries the resource id as a literal; repeat it so the
             # planner can match the index predicate.
             cur.execute(
-                f"SELECT data FROM collect_record WHERE resource_id = {int(resource_id)} "
+                f"SELECT id, key, data FROM collect_record WHERE resource_id = {int(resource_id)} "
                 f"AND {store.json_path(item.code)} = %s AND NOT deleted LIMIT %s",
                 [value, limit],
             )
         raw = cur.fetchall()
     field = Record._meta.get_field("data")
-    return [field.from_db_value(r[0], None, connection) for r in raw]
+    return [(r[0], r[1], field.from_db_value(r[2], None, connection)) for r in raw]
+
+
+def _disputed(access: Access, keys: list[str]) -> dict[str, str]:
+    """Record key → open correction ticket; no query unless the resource has one (R-CORR-07)."""
+    return open_tickets_for(access.resource.pk, keys) if access.disputed and keys else {}
+
+
+def _info(record_id: int, ticket: str | None) -> dict:
+    """How a consumer refers to a record (to raise a doubt on it) and whether it is under verification."""
+    return {"ref": str(record_id), "under_verification": ticket is not None, "ticket": ticket}
 
 
 def lookup_item(access: Access, params: dict[str, str]) -> tuple[Item, str]:
@@ -426,8 +446,9 @@ def lookup_item(access: Access, params: dict[str, str]) -> tuple[Item, str]:
 def records(access: Access, params: dict[str, str], wanted: list[str] | None) -> dict:
     item, value = lookup_item(access, params)
     codes = access.select(wanted)
-    rows = [d for d in _rows_by(access.resource.pk, item, value, MAX_LOOKUP_ROWS) if access.in_scope(d)]
-    out = [access.shape(d, codes) for d in rows]
+    rows = [r for r in _rows_by(access.resource.pk, item, value, MAX_LOOKUP_ROWS) if access.in_scope(r[2])]
+    out = [access.shape(d, codes) for _, _, d in rows]
+    flagged = _disputed(access, [k for _, k, _ in rows])
     access.done(len(out), codes, lookup=item.code)
     return {
         "resource": access.resource.code,
@@ -435,6 +456,7 @@ def records(access: Access, params: dict[str, str], wanted: list[str] | None) ->
         "count": len(out),
         "items": [{"code": c, "name": access.schema.by_code[c].name} for c in codes],
         "records": out,
+        "record_info": [_info(rid, flagged.get(k)) for rid, k, _ in rows],
     }
 
 
@@ -500,20 +522,29 @@ def verify(access: Access, given: dict[str, object]) -> dict:
     _throttle_verify(access)
     _, item, value = locator
     rows = [
-        d
-        for d in _rows_by(access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS)
-        if access.in_scope(d)
+        r
+        for r in _rows_by(access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS)
+        if access.in_scope(r[2])
     ]
     best: dict[str, bool] = {name: False for name, _, _ in resolved}
-    for data in rows:
+    best_key = None
+    for _, key, data in rows:
         answer = {name: _same(data.get(it.code), v) for name, it, v in resolved}
-        if sum(answer.values()) > sum(best.values()):
-            best = answer
+        if best_key is None or sum(answer.values()) > sum(best.values()):
+            best, best_key = answer, key
     match = bool(rows) and all(best.values())
     if not match:
         _count_miss(access)
+    # 核校中 is told only about a record the caller has located; it reveals no value (R-CORR-07)
+    ticket = _disputed(access, [best_key] if best_key is not None else []).get(best_key)
     access.done(0, [it.code for _, it, _ in resolved], match=match)
-    return {"resource": access.resource.code, "grant": access.grant.number, "match": match, "items": best}
+    return {
+        "resource": access.resource.code,
+        "grant": access.grant.number,
+        "match": match,
+        "items": best,
+        "under_verification": ticket is not None,
+    }
 
 
 def changes(access: Access, cursor: int, limit: int, wanted: list[str] | None) -> dict:
@@ -538,10 +569,18 @@ def changes(access: Access, cursor: int, limit: int, wanted: list[str] | None) -
                 seen.add(key)
     primary = access.schema.primary
     key_code = primary.code if primary is not None and primary.code in access.grant.items else None
+    flagged = _disputed(access, [k for k, _, deleted, _ in rows if not deleted])
     out = []
     for key, rseq, deleted, data in rows:
         if not deleted and access.in_scope(data):
-            out.append({"seq": rseq, "op": "upsert", "record": access.shape(data, codes)})
+            out.append(
+                {
+                    "seq": rseq,
+                    "op": "upsert",
+                    "record": access.shape(data, codes),
+                    "under_verification": key in flagged,
+                }
+            )
         elif key in seen:
             ident = access.shape({key_code: key}, [key_code]) if key_code else {}
             out.append({"seq": rseq, "op": "delete", "record": ident})

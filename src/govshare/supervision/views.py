@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from govshare.catalog import selectors as catalog_selectors
 from govshare.catalog.models import Resource
+from govshare.corrections.selectors import provider_counts
 from govshare.errors import DomainError, ValidationFailed
 from govshare.orgs.models import Department, Role
 
@@ -160,5 +161,6 @@ def supervision(request):
             "duties": duties,
             "filters": g,
             "total": qs.count(),
+            "corrections": provider_counts(),  # R-CORR-09
         },
     )

@@ -116,6 +116,7 @@ def load_sharing(users: dict[str, User]) -> None:
             daily_quota=None,
             comment="同意按公民身份号码逐条查询和核验；户籍地址脱敏至县级，仅用于社会救助审核，不得向第三方提供。",
         )
+    _raise_doubt(consumer, household)
     if not ShareApplication.objects.filter(resource=household, consumer=school.department).exists():
         services.submit_application(
             school,
@@ -130,6 +131,38 @@ def load_sharing(users: dict[str, User]) -> None:
             valid_until=today + dt.timedelta(days=180),
             terms_accepted=True,
         )
+
+
+# A one-page PDF standing in for a scanned 户口簿 page: evidence is required in some profiles (NX 64).
+_EVIDENCE = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def _raise_doubt(consumer: User, household: Resource) -> None:
+    """One open correction ticket, so the provider's 待我核校 and the 核校中 flag show something (R-CORR-07)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from govshare.collect.models import Record
+    from govshare.corrections.models import CorrectionTicket
+    from govshare.corrections.services import raise_ticket
+
+    if CorrectionTicket.objects.filter(resource=household, reporter_department=consumer.department).exists():
+        return
+    keys = list(
+        Record.objects.filter(resource=household, deleted=False)
+        .order_by("key")
+        .values_list("key", flat=True)[:2]
+    )
+    if len(keys) < 2:
+        return
+    raise_ticket(
+        consumer,
+        resource=household,
+        record_key=keys[1],
+        items=["yhzgx"],
+        description="低保审核中发现该申请人“与户主关系”与其提供的户口簿记载不一致，请核实",
+        suggestion="以户口簿记载为准",
+        evidence=[SimpleUploadedFile("户口簿复印件.pdf", _EVIDENCE, "application/pdf")],
+    )
 
 
 def demo_credential() -> tuple[str, str, str] | None:

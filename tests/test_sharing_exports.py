@@ -187,6 +187,19 @@ def test_a_grant_suspended_after_the_export_refuses_the_download(city, loaded, s
     assert ev.client_system == "dibao"
 
 
+def test_revoking_the_token_that_asked_kills_the_link(city, loaded, systems):  # R-SEC-05, R-SHARE-13
+    make_grant(city, loaded, systems["civil"], **GRANT)
+    job_id = export(systems["civil_token"], loaded).json()["id"]
+    link = status(systems["civil_token"], loaded, job_id).json()["download_url"]
+    assert download(link)[0].status_code == 200
+    g._revoke(city, systems)
+    r, content = download(link)
+    assert r.status_code == 401 and r.json()["code"] == "token_revoked"
+    assert "张" not in content.decode()
+    ev = AuditEvent.objects.order_by("-seq").first()
+    assert (ev.action, ev.result, ev.detail["reason"]) == ("share.download", "denied", "token_revoked")
+
+
 def test_a_grant_suspended_before_the_job_runs_fails_the_job(city, loaded, systems, settings):  # R-SHARE-18
     from django_tasks import default_task_backend
 

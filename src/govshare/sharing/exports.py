@@ -74,7 +74,11 @@ def request_export(access: gate.Access, fmt: str, wanted: list[str] | None) -> E
     codes = access.select(wanted)
     with transaction.atomic():
         job = ExportJob.objects.create(
-            grant=access.grant, client=access.client, format=fmt, case_id=access.case_id
+            grant=access.grant,
+            client=access.client,
+            credential=access.credential,
+            format=fmt,
+            case_id=access.case_id,
         )
         access.done(0, codes, job=job.pk, format=fmt, stage="queued")
     # Not on_commit: the job row is committed already (autocommit), and the immediate backend in tests
@@ -109,7 +113,9 @@ def reopen(job: ExportJob, endpoint: str) -> gate.Access:
     Unlike open_access this does not look for another usable grant (the file belongs to this one) and
     does not count the daily quota again: the export request was the counted call.
     """
-    job = ExportJob.objects.select_related("grant__resource", "client__department").get(pk=job.pk)
+    job = ExportJob.objects.select_related("grant__resource", "client__department", "credential").get(
+        pk=job.pk
+    )
     grant, client = job.grant, job.client
     resource = grant.resource
     caller = Caller(client, None, {"X-Case-Id": job.case_id})
@@ -122,6 +128,11 @@ def reopen(job: ExportJob, endpoint: str) -> gate.Access:
         refuse("resource_not_found", f"目录“{resource.code}”已不再发布", 404)
     if client.status != ClientStatus.ACTIVE or not client.department.is_active:
         refuse("client_disabled", f"应用系统“{client.name}”已停用")
+    token = job.credential
+    if token is not None and token.revoked_at is not None:
+        refuse("token_revoked", "申请导出的凭证已吊销，下载链接随之失效", 401)
+    if token is not None and token.expires_at <= timezone.now():
+        refuse("token_expired", "申请导出的凭证已过期，下载链接随之失效", 401)
     if not grant.clients.filter(pk=client.pk).exists():
         refuse("no_grant", f"应用系统“{client.name}”已不在授权{grant.number}的范围内")
     problem = gate._grant_problem(grant, gate.METHOD_OF[endpoint], timezone.localdate())

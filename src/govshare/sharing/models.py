@@ -322,6 +322,10 @@ class ExportJob(models.Model):
 
     grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="exports")
     client = models.ForeignKey("clients.ClientSystem", on_delete=models.PROTECT, related_name="+")
+    # The token that asked: revoking it (or its expiry) kills the job's download link too.
+    credential = models.ForeignKey(
+        "clients.Credential", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     format = models.CharField("格式", max_length=8, choices=ExportFormat.choices)
     status = models.CharField("状态", max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     case_id = models.CharField("办件编号", max_length=64, blank=True)

@@ -348,3 +348,14 @@ def test_a_ref_outside_the_grant_rows_is_not_found(city, loaded, systems, cz):
             record_ref=outside.pk,
             description="错",
         )
+
+
+def test_evidence_goes_to_the_parties_only(city, grant, cz, operator, head):  # R-SEC-05
+    ticket = raise_on(city, grant, evidence=[SimpleUploadedFile("户口簿.pdf", PDF)])
+    ev = ticket.evidence.get()
+    assert services.read_evidence(city.police_officer, ticket, ev.pk) == ev
+    assert services.read_evidence(head, ticket, ev.pk) == ev
+    assert services.read_evidence(city.reviewer, ticket, ev.pk) == ev  # the authority answering for it
+    with pytest.raises(PermissionDenied):
+        services.read_evidence(operator, ticket, ev.pk)  # CZ: the operator did not dispatch this one
+    assert AuditEvent.objects.filter(action="corrections.evidence_download").count() == 3

@@ -329,7 +329,7 @@ def _inbox(user, qs):
         q |= Q(status=TicketStatus.DISPATCHING)
     if user.has_role(Role.PROVIDER) and dept is not None:
         q |= Q(provider_id=dept, status__in=(TicketStatus.VERIFYING, TicketStatus.FIXING))
-    approver = services._approver_role()
+    approver = services.extension_approver_role()
     pending = Q(extension_requests__status=ExtensionStatus.PENDING)
     if approver == Role.HEAD and user.has_role(Role.HEAD) and dept is not None:
         q |= pending & Q(provider_id=dept)

@@ -134,7 +134,7 @@ def verify_obligation(ticket: CorrectionTicket):
     return _running(ticket, DUTY_VERIFY).first()
 
 
-def _approver_role() -> str:
+def extension_approver_role() -> str:
     return (
         Role.AUTHORITY if _param("correction_verify_extension_approver").value == "authority" else Role.HEAD
     )
@@ -150,7 +150,7 @@ def _open_verify(ticket: CorrectionTicket) -> None:
         parameter="correction_verify_working_days",
         link=_link(ticket),
         extension_parameter="correction_verify_extension_max_working_days",
-        extension_approver_role=_approver_role(),
+        extension_approver_role=extension_approver_role(),
     )
 
 
@@ -259,7 +259,7 @@ def _record_label(resource: Resource, grant: Grant, record: Record) -> str:
     return f"{primary.name} {shown}"[:300]
 
 
-def _check_evidence(files, errors: list[dict]) -> list[tuple[object, str]]:
+def check_evidence(files, errors: list[dict]) -> list[tuple[object, str]]:
     files = [f for f in (files or []) if f]
     if len(files) > EVIDENCE_MAX_FILES:
         errors.append(
@@ -351,7 +351,7 @@ def raise_ticket(
             errors.append(_err("items", "信息项", "unknown_item", f"目录中没有信息项“{it}”"))
         elif code not in chosen:
             chosen.append(code)
-    files = _check_evidence(evidence, errors)
+    files = check_evidence(evidence, errors)
     required = _param("correction_evidence_required")
     if required.value and not files and not any(e["field"] == "evidence" for e in errors):
         errors.append(
@@ -623,7 +623,7 @@ def request_extension(user, ticket: CorrectionTicket, *, working_days: int, reas
     )
     _step(ticket, "extension_request", f"申请延期 {working_days} 个工作日", actor=user, note=reason)
     notify_departments(
-        [ticket.provider if _approver_role() == Role.HEAD else _authority(ticket)],
+        [ticket.provider if extension_approver_role() == Role.HEAD else _authority(ticket)],
         "corrections.extension_requested",
         f"疑义核校延期待审批：{ticket.number}（{working_days} 个工作日）",
         body=reason[:200],
@@ -633,7 +633,7 @@ def request_extension(user, ticket: CorrectionTicket, *, working_days: int, reas
 
 
 def can_decide_extension(user, ticket: CorrectionTicket) -> bool:
-    role = _approver_role()
+    role = extension_approver_role()
     if role == Role.HEAD:
         return user.has_role(Role.HEAD) and user.department_id == ticket.provider_id
     authority = authority_for(ticket.provider)
@@ -656,7 +656,7 @@ def approve_extension(user, req: ExtensionRequest, note: str = "") -> ExtensionR
     ob = verify_obligation(ticket)
     if ob is None or ticket.status != TicketStatus.VERIFYING:
         raise IllegalTransition("illegal_transition", "该疑义已不在核校中，无需延期")
-    ext = duties.extend_obligation(ob, user, req.working_days, req.reason[:300])  # Extension.reason's length
+    ext = duties.extend_obligation(ob, user, req.working_days, req.reason)
     req.status, req.decided_by, req.decided_at = ExtensionStatus.APPROVED, user, timezone.now()
     req.decision_note, req.new_due_on = _text(note), ext.new_due_on
     req.save()
@@ -737,10 +737,13 @@ def withdraw_ticket(user, ticket: CorrectionTicket, reason: str = "") -> Correct
 
 
 def may_read_evidence(user, ticket: CorrectionTicket) -> bool:
-    """Evidence (e.g. a 户口簿 scan) goes to the parties only: reporter, provider, and those who route it."""
-    return user.department_id in (ticket.reporter_department_id, ticket.provider_id) or user.has_role(
-        Role.AUTHORITY, Role.OPERATOR
-    )
+    """Evidence (e.g. a 户口簿 scan) goes to the parties only: the reporter's and the provider's officers and
+    head, the authority answering for the provider, and the operator where it dispatched the ticket."""
+    if user.department_id in (ticket.reporter_department_id, ticket.provider_id):
+        return user.has_role(Role.CONSUMER, Role.PROVIDER, Role.HEAD)
+    if can_accept(user, ticket):
+        return True
+    return ticket.routing == ROUTE_DISPATCH and user.has_role(Role.OPERATOR)
 
 
 def read_evidence(user, ticket: CorrectionTicket, evidence_id: int) -> Evidence:

@@ -190,7 +190,7 @@ def extend_obligation(ob: Obligation, approver, working_days: int, reason: str) 
     ext = Extension.objects.create(
         obligation=ob,
         working_days=working_days,
-        reason=reason.strip(),
+        reason=reason.strip()[:300],  # the column's length; a workflow keeps its full text on its own row
         old_due_on=ob.due_on,
         new_due_on=deadline.due,
         approver=approver,

@@ -109,3 +109,44 @@ def test_share_lookup_quick_run_serves_masked_records_under_load(share_quick_run
     for metric in ("/records req/s (peer: Datasette row JSON)", "/verify req/s (peer: Datasette row JSON)"):
         assert rows[metric]["ours"] > 0 and rows[metric]["peer"] > 0
     assert rows["/records req/s (peer: Datasette row JSON)"]["raw"]["sizes"]["records"] == 20_000
+
+
+# ---------------------------------------------------------------- open (CKAN-compatible search, downloads)
+
+
+@pytest.fixture(scope="module")
+def open_quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-open-out")
+    env = dict(os.environ, GOVSHARE_BENCH_OPEN_DIR=str(tmp_path_factory.mktemp("bench-open-data")))
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "open", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    path = out / "open.json"
+    return proc, json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def test_open_quick_run_searches_and_streams_downloads(open_quick_run):  # issue #7 benchmark
+    proc, document = open_quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = rows_of(document)
+    for r in document["rows"]:
+        assert {"name", "database", "metric", "ours", "peer", "target", "verdict"} <= r.keys()
+    latency = next(r for m, r in rows.items() if m.startswith("package_search p50"))
+    assert latency["ours"] > 0 and latency["unit"] == "ms"
+    assert latency["raw"]["sizes"]["datasets"] == 500
+    assert rows["package_search p95"]["target"] == "< 50 ms"
+    for metric in (
+        "API answers right (envelope, facet totals, suspended/withdrawn 404)",
+        "DCAT catalog lists every open dataset",
+        "downloads right (CSV bytes = published SHA-256, JSON has every row, anonymous refused)",
+    ):
+        assert rows[metric]["verdict"] == "met", rows[metric].get("detail")
+    csv = next(r for m, r in rows.items() if m.startswith("CSV download rows/s"))
+    assert csv["ours"] > 0 and csv["peer"] > 0 and csv["unit"] == "rows/s"

@@ -138,7 +138,7 @@ def test_demo_has_shared_data_a_grant_and_a_pending_application(demo):  # R-SHAR
     from govshare.sharing.models import ApplicationStatus, Grant, ShareApplication
     from govshare.web.demo_sharing import demo_credential
 
-    assert Record.objects.filter(deleted=False).count() == 600
+    assert Record.objects.filter(deleted=False, resource__provider__name="郴州市公安局").count() == 600
     assert Grant.objects.count() == 1
     assert ShareApplication.objects.filter(status=ApplicationStatus.PENDING).count() == 1
     _, token, example = demo_credential()
@@ -165,3 +165,22 @@ def test_demo_has_a_correction_under_verification(demo):  # R-CORR-03, R-CORR-07
     path = example.split("?")[0] + f"?gmsfhm={ticket.record_key}"
     info = Client().get(path, headers={"Authorization": f"Bearer {token}"}).json()["record_info"]
     assert info == [{"ref": info[0]["ref"], "under_verification": True, "ticket": ticket.number}]
+
+
+def test_demo_opens_a_dataset_the_citizen_can_download(demo):  # R-OPEN-05, R-OPEN-07
+    from django.test import Client
+
+    from govshare.opendata.models import OpenDataset
+    from govshare.web.demo import DEMO_PASSWORD
+
+    dataset = OpenDataset.objects.get()
+    assert dataset.is_open and dataset.current.rows == 120 and dataset.reviews.count() == 1
+    assert any(a["username"] == "citizen" for a in demo["accounts"])
+    citizen = User.objects.get(username="citizen")
+    assert citizen.check_password(DEMO_PASSWORD)
+    c = Client()
+    c.force_login(citizen)
+    got = c.get(f"/open/datasets/{dataset.name}/download/1.csv")
+    assert got.status_code == 200
+    body = b"".join(got.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[0].startswith("定点机构编码,机构名称") and len(body.splitlines()) == 121

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "govshare.security",
     "govshare.sharing",
     "govshare.corrections",
+    "govshare.opendata",
     "govshare.web",
 ]
 
@@ -68,10 +69,13 @@ MIDDLEWARE = [
     "govshare.web.middleware.SecureHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
     "govshare.audit.middleware.RequestIdMiddleware",
+    "govshare.opendata.middleware.PublicAccountMiddleware",  # citizens stay on the open portal
 ]
 
-# The delivery API's short middleware chain (see wsgi.py): security headers and the audit request id.
-GOVSHARE_LEAN_PREFIXES = ["/api/v1/share/"]
+# A short middleware chain (see wsgi.py) — security headers and the audit request id, no sessions, CSRF,
+# locale or lockout — for the bearer-token delivery API and the public read-only CKAN API (neither reads
+# a session).
+GOVSHARE_LEAN_PREFIXES = ["/api/v1/share/", "/open/api/"]
 GOVSHARE_LEAN_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "govshare.web.middleware.SecureHeadersMiddleware",
@@ -218,3 +222,14 @@ GOVSHARE_EXPORT_TTL_HOURS = int(os.environ.get("GOVSHARE_EXPORT_TTL_HOURS", "24"
 # Provider interfaces proxied through the gate (R-SHARE-15): upstream timeout and largest relayed answer.
 GOVSHARE_PROXY_TIMEOUT = float(os.environ.get("GOVSHARE_PROXY_TIMEOUT", "10"))
 GOVSHARE_PROXY_MAX_BYTES = int(os.environ.get("GOVSHARE_PROXY_MAX_BYTES", str(10 * 1024 * 1024)))
+# Open data downloads (R-OPEN-07): issue #7 requires identity-checked accounts (NX 46); a deployment under a
+# profile whose regulation allows direct retrieval (SR 22, CZ 26) may turn it off. The active profile's
+# open_unconditional_requires_identity_auth still applies when it is true.
+GOVSHARE_OPEN_DOWNLOAD_REQUIRES_IDENTITY = (
+    os.environ.get("GOVSHARE_OPEN_DOWNLOAD_REQUIRES_IDENTITY", "1") == "1"
+)
+# The identity check goes through the platform's own verification gate: the population resource (a catalog
+# code such as "101/000001") and the client system (its code) holding a 'verify' grant on it. Either empty:
+# an operator checks each account by hand.
+GOVSHARE_IDENTITY_RESOURCE = os.environ.get("GOVSHARE_IDENTITY_RESOURCE", "")
+GOVSHARE_IDENTITY_CLIENT = os.environ.get("GOVSHARE_IDENTITY_CLIENT", "")

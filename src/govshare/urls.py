@@ -45,5 +45,6 @@ urlpatterns = [
     path("clients/", include("govshare.clients.urls")),
     path("sharing/", include("govshare.sharing.urls")),
     path("corrections/", include("govshare.corrections.urls")),
+    path("open/", include("govshare.opendata.urls")),
     path("security/", include("govshare.security.urls")),
 ]

@@ -46,6 +46,26 @@ EVENTS: dict[str, str] = {
     "corrections.extended": "疑义核校期限已延长",
     "corrections.extension_refused": "疑义核校延期未获批准",
     "corrections.withdrawn": "数据疑义已撤回",
+    # open data: conditional open applications (R-OPEN-08/09/15)
+    "open.application_submitted": "有条件开放申请待答复",
+    "open.application_approved": "有条件开放申请已同意",
+    "open.application_refused": "有条件开放申请未同意",
+    "open.application_withdrawn": "有条件开放申请已撤回",
+    "open.agreement_accepted": "数据利用协议已签署",
+    "open.application_revoked": "开放数据使用授权已撤销",
+    "open.extension_requested": "开放申请答复延期待审批",
+    "open.reply_extended": "开放申请答复期限已延长",
+    "open.extension_refused": "开放申请答复延期未获批准",
+    # end conditional open applications
+    "open.status_changed": "开放数据集状态变更",
+    "open.objection_received": "开放数据收到异议",
+    "open.objection_resolved": "开放数据异议办结",
+    "open.catalog_correction_requested": "开放目录更正申请待答复",
+    "open.catalog_correction_extended": "开放目录更正答复期限已延长",
+    "open.catalog_correction_replied": "开放目录更正申请已答复",
+    "open.catalog_correction_agreed": "同意更正开放目录",
+    "open.feedback_received": "开放数据意见建议",
+    "open.feedback_replied": "开放数据意见建议已答复",
 }
 
 CHANNELS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件"}

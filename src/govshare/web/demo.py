@@ -34,6 +34,7 @@ from govshare.catalog.models import (
 from govshare.orgs.identifiers import uscc_check_char
 from govshare.orgs.models import Department, DepartmentKind, Region, RegionLevel, Role, User, UserRole
 from govshare.orgs.regions import current_regions
+from govshare.web.demo_open import PUBLIC_USERNAME, load_open
 from govshare.web.demo_sharing import load_sharing
 
 DEMO_PASSWORD = "govshare-demo-2026"
@@ -795,6 +796,10 @@ def _accounts(users: dict[str, User]) -> list[dict]:
         rows.append(
             {"username": user.username, "role": "、".join(labels), "department": user.department.name}
         )
+    if User.objects.filter(username=PUBLIC_USERNAME).exists():
+        rows.append(
+            {"username": PUBLIC_USERNAME, "role": "公众用户（已实名核验）", "department": "开放平台 /open/"}
+        )
     return rows
 
 
@@ -864,6 +869,7 @@ def load_demo() -> dict:
     _negative_proposal(users, resources)
     _deadlines(users, resources)
     load_sharing(users)
+    load_open(users)
     _settle_inbox()
     n_depts = Department.objects.count()
     n_published = Resource.objects.filter(

@@ -14,6 +14,7 @@ def run_tick() -> dict:
     from govshare.collect.quality import check_freshness
     from govshare.collect.services import mark_interrupted
     from govshare.notifications.webhooks import deliver_due_webhooks
+    from govshare.opendata.services import publish_new_data
     from govshare.sharing.exports import purge_expired
     from govshare.sharing.services import notify_expired_grants
     from govshare.supervision.services import check_due, ensure_periodic
@@ -28,6 +29,7 @@ def run_tick() -> dict:
         "interrupted_loads": mark_interrupted(),
         "expired_grants": notify_expired_grants(),
         "expired_exports": purge_expired(),
+        "open_versions": publish_new_data(),
     }
 
 

@@ -86,6 +86,18 @@ def city(db):
     return c
 
 
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded and generated files (evidence, exports, open data versions) go to a throwaway directory,
+    never into the checkout's var/."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
+    }
+    return root
+
+
 def resource_payload(city, **overrides) -> dict:
     payload = {
         "classification": city.depcls.code,

@@ -26,14 +26,8 @@ OPENAPI = {
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Uploads go to a throwaway directory, never into the checkout's var/."""
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
-    }
-    return root
+def media(media):  # every test here writes files: into the throwaway directory
+    return media
 
 
 @pytest.fixture

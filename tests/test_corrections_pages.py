@@ -24,15 +24,8 @@ PDF = b"%PDF-1.4\n%evidence of the right name\n"
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Evidence goes to a throwaway directory, never into the checkout's var/."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
+def media(media):  # every test here writes files: into the throwaway directory
+    return media
 
 
 @pytest.fixture

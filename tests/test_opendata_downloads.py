@@ -33,14 +33,8 @@ JSON_ACCEPT = {"Accept": "application/json"}
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
+def media(media):  # every test here writes files: into the throwaway directory
+    return media
 
 
 @pytest.fixture

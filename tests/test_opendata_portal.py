@@ -18,14 +18,8 @@ ENTERPRISE_RULES = {"tyshxydm": "plain", "qymc": "plain", "fddbr": "keep:1:0", "
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
+def media(media):  # every test here writes files: into the throwaway directory
+    return media
 
 
 @pytest.fixture

@@ -36,16 +36,8 @@ EXPECTED = sorted(
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Export files go to a throwaway directory, never into the checkout's var/."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
-    return tmp_path / "media"
+def media(media):  # every test here writes files: into the throwaway directory
+    return media
 
 
 def export(token, resource, fmt="csv", items=None, headers=None):

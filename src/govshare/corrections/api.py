@@ -21,6 +21,8 @@ from govshare.errors import NotFound
 from govshare.orgs.models import Role
 from govshare.sharing.models import Grant
 from govshare.supervision.models import Obligation
+from govshare.supervision.schemas import DeadlineOut, deadline_out
+from govshare.supervision.selectors import obligations_of
 from govshare.supervision.services import ACTIVE
 
 from . import selectors, services
@@ -134,18 +136,6 @@ class ExtensionOut(Schema):
     new_due_on: dt.date | None
 
 
-class DeadlineOut(Schema):
-    duty: str
-    title: str
-    department: str
-    status: str
-    status_label: str
-    started_on: dt.date
-    due_on: dt.date | None
-    requirement: str
-    article: str
-
-
 class TicketDetailOut(TicketOut):
     analysis: str
     decision_note: str
@@ -176,11 +166,7 @@ def _sees_key(user, t: CorrectionTicket) -> bool:
 
 
 def _running(t: CorrectionTicket) -> list[Obligation]:
-    return list(
-        Obligation.objects.filter(subject_type=selectors.SUBJECT, subject_id=str(t.pk), status__in=ACTIVE)
-        .select_related("department")
-        .order_by("started_on", "id")
-    )
+    return obligations_of(t, active_only=True)
 
 
 def ticket_out(user, t: CorrectionTicket, due_on=None) -> dict:
@@ -257,20 +243,7 @@ def ticket_detail(user, t: CorrectionTicket) -> dict:
             )
             for e in extensions
         ],
-        obligations=[
-            dict(
-                duty=o.duty,
-                title=o.title,
-                department=o.department.name,
-                status=o.status,
-                status_label=o.get_status_display(),
-                started_on=o.started_on,
-                due_on=o.due_on,
-                requirement=o.requirement,
-                article=o.article,
-            )
-            for o in running
-        ],
+        obligations=[deadline_out(o) for o in running],
         can_accept=t.status == TicketStatus.REPORTED and services.can_accept(user, t),
         can_dispatch=t.status == TicketStatus.DISPATCHING and services.can_dispatch(user, t),
         can_decide=t.status == TicketStatus.VERIFYING and provider_officer,

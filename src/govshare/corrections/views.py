@@ -24,7 +24,7 @@ from govshare.errors import DomainError, NotFound, ValidationFailed
 from govshare.orgs.models import Role
 from govshare.sharing.models import Grant, GrantStatus
 from govshare.supervision.models import Obligation, ObligationStatus
-from govshare.supervision.selectors import is_overdue
+from govshare.supervision.selectors import is_overdue, obligations_of
 
 from . import forms, selectors, services
 from .models import TRANSITIONS, CorrectionTicket, ExtensionStatus, TicketScope, TicketStatus
@@ -70,12 +70,7 @@ def _ticket(user, pk) -> CorrectionTicket:
 
 
 def _obligations(ticket: CorrectionTicket) -> list[Obligation]:
-    return list(
-        Obligation.objects.filter(subject_type=selectors.SUBJECT, subject_id=str(ticket.pk))
-        .select_related("department")
-        .prefetch_related("extensions")
-        .order_by("started_on", "id")
-    )
+    return obligations_of(ticket)
 
 
 def _running(tickets) -> dict[int, Obligation]:

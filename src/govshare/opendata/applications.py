@@ -31,6 +31,7 @@ from govshare.errors import DomainError, IllegalTransition, NotFound, Permission
 from govshare.notifications.services import notify_departments, notify_user
 from govshare.orgs.models import Department, Role
 from govshare.sharing.services import authority_for
+from govshare.supervision import selectors as supervision_selectors
 from govshare.supervision import services as duties
 from govshare.supervision.models import Obligation, ObligationStatus
 from govshare.supervision.selectors import is_overdue
@@ -193,11 +194,7 @@ def reply_obligation(app: OpenApplication) -> Obligation | None:
 
 
 def obligations_of(app: OpenApplication) -> list[Obligation]:
-    return list(
-        Obligation.objects.filter(subject_type=SUBJECT, subject_id=str(app.pk), duty=DUTY_REPLY)
-        .prefetch_related("extensions")
-        .order_by("started_on", "id")
-    )
+    return supervision_selectors.obligations_of(app, duty=DUTY_REPLY)
 
 
 def pending_extension(app: OpenApplication) -> ReplyExtension | None:

@@ -20,6 +20,7 @@ from govshare.apiauth import PersonSession
 from govshare.catalog.selectors import get_resource
 from govshare.clients.models import ClientSystem
 from govshare.errors import ValidationFailed
+from govshare.supervision.schemas import DeadlineOut, deadline_out
 
 from . import selectors, services
 from .models import ApplicationStatus, Grant, NegotiationCase, ShareApplication
@@ -106,18 +107,6 @@ class AgreeIn(Schema):
 
 class CloseIn(Schema):
     outcome: str = ""
-
-
-class DeadlineOut(Schema):
-    duty: str
-    title: str
-    department: str
-    status: str
-    status_label: str
-    started_on: dt.date
-    due_on: dt.date | None
-    requirement: str
-    article: str
 
 
 class ApplicationOut(Schema):
@@ -229,20 +218,7 @@ def _person(user) -> str:
 
 
 def _deadlines(obj) -> list[dict]:
-    return [
-        dict(
-            duty=o.duty,
-            title=o.title,
-            department=o.department.name,
-            status=o.status,
-            status_label=o.get_status_display(),
-            started_on=o.started_on,
-            due_on=o.due_on,
-            requirement=o.requirement,
-            article=o.article,
-        )
-        for o in selectors.obligations_of(obj)
-    ]
+    return [deadline_out(o) for o in selectors.obligations_of(obj)]
 
 
 def application_out(app: ShareApplication) -> dict:

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 
 from govshare.errors import NotFound
 from govshare.orgs.models import Role
+from govshare.supervision import selectors as supervision_selectors
 from govshare.supervision.models import Obligation
 
 from .models import ApplicationStatus, Decider, Grant, NegotiationCase, ShareApplication
@@ -108,11 +109,5 @@ def get_case(user, pk) -> NegotiationCase:
     return _get(cases_for(user), pk, "case_not_found", "该共享协商不存在或无权查看")
 
 
-def obligations_of(obj) -> list[Obligation]:
-    """The deadlines opened on an application or a case, oldest first, for its timeline."""
-    subject_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
-    return list(
-        Obligation.objects.filter(subject_type=subject_type, subject_id=str(obj.pk))
-        .select_related("department")
-        .order_by("started_on", "id")
-    )
+# The deadlines of an application or a case: supervision owns that read for every workflow.
+obligations_of = supervision_selectors.obligations_of

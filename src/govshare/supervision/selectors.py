@@ -19,6 +19,18 @@ def my_open(user):
     )
 
 
+def obligations_of(obj, *, active_only: bool = False, duty: str = "") -> list[Obligation]:
+    """The deadlines opened on a workflow object (application, ticket, case), oldest first: its timeline."""
+    qs = Obligation.objects.filter(
+        subject_type=f"{obj._meta.app_label}.{obj._meta.model_name}", subject_id=str(obj.pk)
+    )
+    if active_only:
+        qs = qs.filter(status__in=ACTIVE)
+    if duty:
+        qs = qs.filter(duty=duty)
+    return list(qs.select_related("department").prefetch_related("extensions").order_by("started_on", "id"))
+
+
 def is_overdue(ob: Obligation, today=None) -> bool:
     today = today or timezone.localdate()
     return ob.status == ObligationStatus.OVERDUE or (

@@ -519,7 +519,7 @@ def submit(user, dataset: OpenDataset, data: dict) -> OpenApplication:
 
 def _lock(app: OpenApplication) -> OpenApplication:
     return (
-        OpenApplication.objects.select_for_update()
+        OpenApplication.objects.select_for_update(of=("self",))
         .select_related("dataset", "provider", "applicant")
         .get(pk=app.pk)
     )

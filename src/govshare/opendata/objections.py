@@ -230,7 +230,7 @@ def settle(user, dataset: OpenDataset, outcome: str, note: str, version: OpenVer
     now = timezone.now()
     label = ObjectionStatus(outcome).label
     settled = 0
-    for objection in pending(dataset).select_related("objector").select_for_update():
+    for objection in pending(dataset).select_related("objector").select_for_update(of=("self",)):
         objection.status, objection.outcome_note = outcome, note
         objection.resolved_by, objection.resolved_at, objection.reopened_version = user, now, version
         objection.save()
@@ -393,7 +393,7 @@ def request_correction(
 
 def _lock_pending(req: CatalogCorrection) -> CatalogCorrection:
     req = (
-        CatalogCorrection.objects.select_for_update()
+        CatalogCorrection.objects.select_for_update(of=("self",))
         .select_related("dataset__resource", "requester")
         .get(pk=req.pk)
     )
@@ -545,7 +545,11 @@ def can_reply_feedback(user, fb: Feedback) -> bool:
 
 @transaction.atomic
 def reply_feedback(user, fb: Feedback, reply: str) -> Feedback:
-    fb = Feedback.objects.select_for_update().select_related("dataset__resource", "user").get(pk=fb.pk)
+    fb = (
+        Feedback.objects.select_for_update(of=("self",))
+        .select_related("dataset__resource", "user")
+        .get(pk=fb.pk)
+    )
     if not can_reply_feedback(user, fb):
         raise PermissionDenied("feedback_reply_denied", "只有数据提供部门（平台意见由平台运维）可以答复")
     if fb.replied_at is not None:

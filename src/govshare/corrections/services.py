@@ -10,7 +10,7 @@ and, where the profile says so, to the authority.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from govshare.audit import services as audit
@@ -19,6 +19,7 @@ from govshare.catalog.models import Resource, ResourceStatus
 from govshare.collect.models import Record
 from govshare.errors import DomainError, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
+from govshare.numbering import save_numbered
 from govshare.orgs.models import Department, DepartmentKind, Role
 from govshare.sharing import masking, scope
 from govshare.sharing.models import Grant, GrantStatus
@@ -112,18 +113,6 @@ def _step(ticket: CorrectionTicket, action: str, label: str, *, actor=None, depa
         department=department if actor is None else None,
         detail={"number": ticket.number, "resource": ticket.resource.code, "status": ticket.status},
     )
-
-
-def _next_number() -> str:
-    stem = f"JC{timezone.localdate():%Y%m%d}-"
-    last = (
-        CorrectionTicket.objects.filter(number__startswith=stem)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{stem}{n:04d}"
 
 
 def _running(ticket: CorrectionTicket, duty: str):
@@ -389,16 +378,7 @@ def raise_ticket(
         ticket.status = TicketStatus.REPORTED
     else:
         ticket.status = TicketStatus.VERIFYING
-    for attempt in range(5):
-        ticket.number = _next_number()
-        try:
-            with transaction.atomic():
-                ticket.save()
-            break
-        except IntegrityError:  # a concurrent twin took the number
-            if attempt == 4:
-                raise
-            ticket.pk = None
+    save_numbered(ticket, "JC")
     _save_evidence(ticket, files, user)
     _step(ticket, "raise", "提出疑义", actor=user, department=department, note=description)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from django.db import IntegrityError, transaction
-from django.db.models.functions import Length
+from django.db import transaction
 from django.utils import timezone
 
 from govshare.audit import services as audit
@@ -20,6 +19,7 @@ from govshare.calendar.policy import active_profile, profile_value
 from govshare.catalog.models import Delivery, Resource, ResourceStatus, ShareType
 from govshare.errors import DomainError, IllegalTransition, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
+from govshare.numbering import save_numbered
 from govshare.orgs.models import Department, DepartmentKind, Role
 from govshare.orgs.selectors import platform_authority
 from govshare.supervision import services as duties
@@ -102,28 +102,8 @@ def _require_authority_dept(department: Department | None) -> Department:
     return authority
 
 
-def _next_number(model, prefix: str) -> str:
-    stem = f"{prefix}{timezone.localdate():%Y%m%d}-"
-    last = (
-        model.objects.filter(number__startswith=stem)
-        .order_by(Length("number").desc(), "-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{stem}{n:04d}"
-
-
 def _create_numbered(model, prefix: str, **fields):
-    """Readable per-day numbers (GR20261121-0001); a concurrent twin retries with the next number."""
-    for attempt in range(5):
-        try:
-            with transaction.atomic():
-                return model.objects.create(number=_next_number(model, prefix), **fields)
-        except IntegrityError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
+    return save_numbered(model(**fields), prefix)
 
 
 def _move(obj, table: dict, target: str, what: str):
@@ -633,18 +613,12 @@ def submit_application(
         decider=decider,
         status=ApplicationStatus.PREREVIEW if prereview else ApplicationStatus.PENDING,
     )
-    for attempt in range(5):
-        app.number = _next_number(ShareApplication, "SQ")
-        try:
-            with transaction.atomic():
-                if letter is not None and not app.letter:
-                    app.letter.save(f"{app.number}{letter_ext}", letter, save=False)
-                app.save()
-            break
-        except IntegrityError:
-            app.pk = None
-            if attempt == 4:
-                raise
+
+    def attach_letter(app):  # the file is named after the number, so it is stored once the number is known
+        if letter is not None and not app.letter:
+            app.letter.save(f"{app.number}{letter_ext}", letter, save=False)
+
+    save_numbered(app, "SQ", attach_letter)
     app.clients.set(clients)
     audit.record(
         "sharing.application.submit",

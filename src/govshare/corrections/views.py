@@ -31,7 +31,7 @@ from .models import TRANSITIONS, CorrectionTicket, ExtensionStatus, TicketScope,
 
 ACTIVE = (ObligationStatus.OPEN, ObligationStatus.OVERDUE)
 TABS = {"mine": "我提出的", "todo": "待我核校", "queue": "待受理·待分发", "all": "全部"}
-PROVIDER_TODO = (TicketStatus.VERIFYING, TicketStatus.FIXING)
+PROVIDER_INBOX = (TicketStatus.VERIFYING, TicketStatus.FIXING)
 
 
 # ---------------------------------------------------------------- helpers
@@ -116,7 +116,7 @@ def _default_tab(user, tabs: list[str]) -> str:
         return "queue"
     if (
         "todo" in tabs
-        and CorrectionTicket.objects.filter(provider_id=user.department_id, status__in=PROVIDER_TODO).exists()
+        and CorrectionTicket.objects.filter(provider_id=user.department_id, status__in=PROVIDER_INBOX).exists()
     ):
         return "todo"
     return tabs[0]
@@ -150,7 +150,7 @@ def tickets(request):
     elif tab == "todo":
         qs = qs.filter(provider_id=user.department_id)
         if not status:
-            qs = qs.filter(status__in=PROVIDER_TODO)
+            qs = qs.filter(status__in=PROVIDER_INBOX)
     elif tab == "queue" and not status:
         qs = qs.filter(status__in=_queue_statuses(user))
     if status:

@@ -4,7 +4,8 @@ Targets: request-path cost of writing one event under 0.3 ms p50; sealing at lea
 `govshare audit verify` over 1,000,000 events under 15 s. Peers, measured in the same run on the same
 connection: a bare `INSERT` of the same row through `cursor.execute` (insert cost); reading the same
 events and hashing their canonical bytes without storing anything (sealing floor); a plain full scan
-that fetches every event row (verify floor).
+that fetches every event row (verify floor). Verify runs as `govshare audit verify` does: with as many
+worker processes as there are CPUs, at most 2 (docs/audit.md, "How it stays fast").
 
 Insert timings are taken inside an open transaction (as `record` runs inside the service's
 transaction), so they are the marginal cost of the event, not of a commit.

@@ -47,4 +47,5 @@ urlpatterns = [
     path("corrections/", include("govshare.corrections.urls")),
     path("open/", include("govshare.opendata.urls")),
     path("security/", include("govshare.security.urls")),
+    path("audit/", include("govshare.audit.urls")),
 ]

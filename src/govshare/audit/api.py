@@ -1,8 +1,11 @@
 """/api/v1/audit/: events, receipts, signed heads, consistency proofs and the public keyring."""
 
+import datetime as dt
+from typing import Literal
+
 from ninja import Router, Schema
 
-from govshare.audit import keys, selectors, services
+from govshare.audit import keys, listing, selectors, services
 from govshare.errors import NotFound
 from govshare.security.inputs import DbInt, Text
 
@@ -37,10 +40,25 @@ class EventPage(Schema):
 
 @router.get("/events", response=EventPage)
 def list_events(
-    request, object_type: Text = "", object_id: Text = "", before: DbInt | None = None, limit: int = 50
+    request,
+    object_type: Text = "",
+    object_id: Text = "",
+    before: DbInt | None = None,
+    limit: int = 50,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    action: Text = "",
+    result: Literal["", "ok", "denied", "error"] = "",
+    actor: Text = "",
+    client_system: Text = "",
 ):
-    """Events that concern the caller's department (authority and auditors see all); keyset by `before`."""
-    qs = selectors.events_for(request.auth, object_type, object_id)
+    """Events caused by the caller's department or on what it owns or is party to (authority and auditors
+    see all), filtered like the /audit/ page (`action` is a prefix, dates are local and inclusive);
+    keyset by `before`."""
+    f = listing.EventFilter(
+        since=since, until=until, action=action, result=result, actor=actor, client_system=client_system
+    )
+    qs = listing.apply(selectors.events_for(request.auth, object_type, object_id), f)
     if before is not None:
         qs = qs.filter(seq__lt=before)
     limit = max(1, min(limit, 500))

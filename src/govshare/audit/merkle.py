@@ -1,6 +1,7 @@
 """Tamper-evident audit log core: an RFC 9162 Merkle tree over audit events, and signed tree heads.
 
-Pure Python + ``cryptography``; no Django import, so the verifier and third parties can reuse it.
+Pure Python + ``cryptography`` (SM2 heads also need sm2.py beside this file); no Django import, so the
+verifier and third parties can reuse it.
 Byte layouts are specified in docs/audit-verifier.md; change them only together with that file.
 
 Vocabulary: a *leaf hash* is H(0x00 || event bytes); a *complete subtree* at (level, index) covers
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 __all__ = [
     "HASH_ALGS",
     "PUBLIC_KEY_LOADERS",
+    "SIGNATURE_ALGS",
     "STH_CONTEXT",
     "CompactTree",
     "Ed25519Signer",
@@ -29,6 +31,7 @@ __all__ = [
     "MerkleError",
     "MerkleTree",
     "PublicKey",
+    "SM2Signer",
     "Signer",
     "TreeHead",
     "canonical_bytes",
@@ -43,6 +46,7 @@ __all__ = [
     "leaf_hashes",
     "load_keyring",
     "load_signer",
+    "new_signer",
     "range_hash",
     "root_from_leaf_hashes",
     "sign_tree_head",
@@ -52,6 +56,7 @@ __all__ = [
 ]
 
 HASH_ALGS = ("sha256", "sm3")
+SIGNATURE_ALGS = ("ed25519", "sm2")
 STH_CONTEXT = b"govshare-sth-v1\n"
 
 
@@ -435,8 +440,8 @@ def verify_consistency_proof(
 
 
 class Signer(Protocol):
-    """What the sealer needs from a signing key. An SM2 signer (e.g. over gmssl or an HSM) plugs in by
-    providing these and registering its public-key loader in PUBLIC_KEY_LOADERS["sm2"]."""
+    """What the sealer needs from a signing key: Ed25519Signer, SM2Signer, or e.g. an HSM (密码机) adapter
+    whose algorithm has a public-key loader in PUBLIC_KEY_LOADERS."""
 
     algorithm: str
     public_key_bytes: bytes
@@ -446,18 +451,35 @@ class Signer(Protocol):
 
 
 class PublicKey(Protocol):
-    """Ed25519PublicKey already fits: ``verify`` returns None or raises on a bad signature."""
+    """Ed25519PublicKey and sm2.SM2PublicKey fit: ``verify`` returns None or raises on a bad signature."""
 
     def verify(self, signature: bytes, data: bytes) -> None: ...
 
 
+def _sm2():
+    """sm2.py, imported on first use; a standalone verifier needs the copy only for SM2 keys."""
+    try:
+        from govshare.audit import sm2
+    except ModuleNotFoundError as exc:  # copied beside merkle.py for a standalone verifier
+        if exc.name not in ("govshare", "govshare.audit"):
+            raise
+        import sm2  # type: ignore[no-redef]
+    return sm2
+
+
+def _sm2_public_key(raw: bytes) -> PublicKey:
+    return _sm2().SM2PublicKey.from_public_bytes(raw)
+
+
 PUBLIC_KEY_LOADERS: dict[str, Callable[[bytes], PublicKey]] = {
     "ed25519": Ed25519PublicKey.from_public_bytes,
+    "sm2": _sm2_public_key,
 }
 
 
 def key_id_for(public_key_bytes: bytes) -> str:
-    """Hex SHA-256 of the raw public key (32 bytes for Ed25519), whatever the log's hash algorithm."""
+    """Hex SHA-256 of the raw public key (32 bytes for Ed25519, 65 bytes 04‖x‖y for SM2), whatever the
+    log's hash algorithm."""
     return hashlib.sha256(public_key_bytes).hexdigest()
 
 
@@ -486,12 +508,49 @@ class Ed25519Signer:
         )
 
 
-def load_signer(data: bytes, password: bytes | None = None) -> Ed25519Signer:
-    """Load an Ed25519 private key from PKCS#8 PEM or the raw 32-byte seed."""
+class SM2Signer:
+    """GB/T 32918.2 with SM3 and the default identifier 1234567812345678; signature DER (r, s)."""
+
+    algorithm = "sm2"
+
+    def __init__(self, private_key: Any) -> None:  # sm2.SM2PrivateKey
+        self.private_key = private_key
+        self.public_key = private_key.public_key()
+        self.public_key_bytes = self.public_key.public_bytes()
+        self.key_id = key_id_for(self.public_key_bytes)
+
+    @classmethod
+    def generate(cls) -> SM2Signer:
+        return cls(_sm2().SM2PrivateKey.generate())
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+    def private_pem(self, password: bytes | None = None) -> bytes:
+        """Unencrypted PKCS#8 (OpenSSL reads it: ``openssl pkey -in FILE -text``); protect it by file mode."""
+        if password:
+            raise MerkleError("SM2 私钥不支持口令加密 / password-protected SM2 keys are not supported")
+        return self.private_key.private_pem()
+
+
+def new_signer(algorithm: str) -> Ed25519Signer | SM2Signer:
+    """A fresh key of ``algorithm`` ("ed25519" or "sm2")."""
+    if algorithm == "ed25519":
+        return Ed25519Signer.generate()
+    if algorithm == "sm2":
+        return SM2Signer.generate()
+    raise MerkleError(f"不支持的签名算法 / unsupported signature algorithm: {algorithm!r}")
+
+
+def load_signer(data: bytes, password: bytes | None = None) -> Ed25519Signer | SM2Signer:
+    """Load a private key: PKCS#8 PEM (Ed25519, or SM2 unencrypted) or a raw 32-byte Ed25519 seed."""
     if data.lstrip().startswith(b"-----BEGIN"):
+        sm2 = _sm2()
+        if sm2.is_sm2_private_pem(data):
+            return SM2Signer(sm2.SM2PrivateKey.from_pem(data))
         key = serialization.load_pem_private_key(data, password)
         if not isinstance(key, Ed25519PrivateKey):
-            raise MerkleError("只支持 Ed25519 私钥 / only Ed25519 private keys are supported here")
+            raise MerkleError("只支持 Ed25519 与 SM2 私钥 / only Ed25519 and SM2 private keys are supported")
         return Ed25519Signer(key)
     if len(data) == 32:
         return Ed25519Signer(Ed25519PrivateKey.from_private_bytes(data))
@@ -514,7 +573,10 @@ def load_keyring(doc: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[s
         kid = key_id_for(raw)
         if e.get("key_id", kid) != kid:
             raise MerkleError(f"key_id 与公钥不符 / key_id does not match public key {kid}")
-        ring[kid] = PUBLIC_KEY_LOADERS[alg](raw)
+        try:
+            ring[kid] = PUBLIC_KEY_LOADERS[alg](raw)
+        except ValueError as exc:  # wrong length, a point off the curve, …
+            raise MerkleError(f"公钥无效 / invalid {alg} public key {kid[:16]}…: {exc}") from exc
     return ring
 
 
@@ -609,6 +671,6 @@ def verify_tree_head(head: TreeHead, trusted_keys: Mapping[str, PublicKey]) -> b
         return False
     try:
         key.verify(head.signature, head.signing_input())
-    except Exception:  # InvalidSignature, or whatever a plugged-in SM2 verifier raises
+    except Exception:  # InvalidSignature (cryptography's or sm2's), or whatever a plugged-in key raises
         return False
     return True

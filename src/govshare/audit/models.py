@@ -97,3 +97,29 @@ class SealState(models.Model):
     frontier = models.JSONField(default=list)
     last_seq = models.BigIntegerField(default=0)
     gaps = models.JSONField(default=list)  # [[seq, first_seen_ms], ...] seqs skipped that may still commit
+
+
+class ArchiveSegment(models.Model):
+    """Events first_seq..last_seq, moved out of AuditEvent into one gzip JSON Lines file (R-SEC-06).
+
+    Each line is the canonical JSON of one event, so the file recomputes the leaves it came from; the
+    leaves, nodes and heads stay, and verify, proofs and receipts keep working (docs/audit.md, "Archive").
+    The DELETE trigger on AuditEvent lets through only seqs inside a recorded segment.
+    """
+
+    first_seq = models.BigIntegerField("首个序号", unique=True)
+    last_seq = models.BigIntegerField("末个序号", unique=True)
+    count = models.BigIntegerField("事件数")
+    sha256 = models.CharField("文件 SHA-256", max_length=64)
+    file_name = models.CharField("文件", max_length=255)
+    created_at = models.DateTimeField("归档时间", auto_now_add=True)
+    cutoff = models.DateField("截止日期")  # events that occurred before this local date
+    tree_size = models.BigIntegerField("覆盖的树头规模")  # the first signed head covering every leaf here
+    root_hash = models.CharField("树头根哈希", max_length=128)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审计归档段"
+        ordering = ["first_seq"]
+
+    def __str__(self):
+        return f"{self.file_name} (#{self.first_seq}–#{self.last_seq})"

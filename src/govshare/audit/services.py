@@ -8,39 +8,25 @@ tree head with the active key (keys.py). See docs/audit.md.
 
 from __future__ import annotations
 
+import bisect
 import contextvars
-import datetime as dt
-import json
+import multiprocessing
+import multiprocessing.util
 import time
 import uuid
+from array import array
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from govshare.audit import keys, merkle
-from govshare.audit.models import AuditEvent, AuditLeaf, AuditNode, SealState, TreeHead
+from govshare import rawsql
+from govshare.audit import keys, leaves, merkle
+from govshare.audit.leaves import FIELDS, event_bytes, event_dict
+from govshare.audit.models import ArchiveSegment, AuditEvent, AuditLeaf, AuditNode, SealState, TreeHead
 from govshare.errors import DomainError, NotFound
 
-# The fields a leaf commits to, in the order selectors read them.
-FIELDS = (
-    "seq",
-    "occurred_at",
-    "actor",
-    "actor_id",
-    "department_id",
-    "department_name",
-    "client_system",
-    "action",
-    "object_type",
-    "object_id",
-    "purpose",
-    "case_id",
-    "result",
-    "request_id",
-    "source_ip",
-    "detail",
-)
 RESULT_VALUES = ("ok", "denied", "error")
 GAP_TTL_MS = 3_600_000  # a skipped seq not committed within an hour is treated as a rolled-back insert
 MAX_GAP = 1000  # skipped seqs remembered per jump (PostgreSQL may skip sequence values after a crash)
@@ -112,22 +98,25 @@ def record(
     elif department is not None:
         dept_id, dept_name = department.pk, department.name
     return _insert(
-        AuditEvent(
-            occurred_at=timezone.now(),
-            actor=username,
-            actor_id=actor_pk,
-            department_id=dept_id,
-            department_name=dept_name,
-            client_system=client_system,
-            action=action,
-            object_type=object_type,
-            object_id="" if object_id is None else str(object_id),
-            purpose=purpose,
-            case_id=case_id,
-            result=result,
-            request_id=request_id,
-            source_ip=source_ip,
-            detail=_clean_detail(detail),
+        rawsql.new(  # AuditEvent(...), without Model.__init__'s signal sends when nothing listens
+            AuditEvent,
+            {
+                "occurred_at": timezone.now(),
+                "actor": username,
+                "actor_id": actor_pk,
+                "department_id": dept_id,
+                "department_name": dept_name,
+                "client_system": client_system,
+                "action": action,
+                "object_type": object_type,
+                "object_id": "" if object_id is None else str(object_id),
+                "purpose": purpose,
+                "case_id": case_id,
+                "result": result,
+                "request_id": request_id,
+                "source_ip": source_ip,
+                "detail": _clean_detail(detail),
+            },
         )
     )
 
@@ -147,51 +136,20 @@ _LIMITS = [(i, f.max_length) for i, f in enumerate(_FIELDS) if getattr(f, "max_l
 def _insert(event: AuditEvent) -> AuditEvent:
     """One fixed INSERT: the ORM's per-call query building cost more than the write itself, and every
     delivery call writes one event. Text longer than its column is cut, never refused: an event is
-    always written (PostgreSQL would reject it, SQLite would keep it whole)."""
-    ops = connection.ops
+    always written (PostgreSQL would reject it, SQLite would keep it whole). Run by `rawsql.insert`,
+    which skips the cursor wrapper's per-call rewriting of the statement."""
+    wrapper = rawsql.current()
+    ops = wrapper.ops
     values = [getattr(event, name) for name in _PLAIN]
     for i, limit in _LIMITS:
         if values[i] is not None and len(values[i]) > limit:
             values[i] = values[i][:limit]
     values[0] = ops.adapt_datetimefield_value(event.occurred_at)
     values[-1] = ops.adapt_json_value(event.detail, None)
-    with connection.cursor() as cur:
-        if connection.features.can_return_columns_from_insert:
-            cur.execute(_INSERT + " RETURNING seq", values)
-            event.seq = cur.fetchone()[0]
-        else:  # pragma: no cover - every supported backend returns columns
-            cur.execute(_INSERT, values)
-            event.seq = cur.lastrowid
+    event.seq = rawsql.insert(_INSERT, values, "seq", wrapper)
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = wrapper.alias
     return event
-
-
-# ---------------------------------------------------------------- canonical leaf bytes
-
-
-def _iso(value) -> str:
-    if isinstance(value, str):  # raw SQLite text
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def event_dict(row) -> dict:
-    """The object a leaf commits to, from a FIELDS-ordered row (ORM values or raw cursor values)."""
-    d = dict(zip(FIELDS, row, strict=True))
-    d["occurred_at"] = _iso(d["occurred_at"])
-    detail = d["detail"]
-    if isinstance(detail, str | bytes):
-        d["detail"] = json.loads(detail)
-    elif detail is None:
-        d["detail"] = {}
-    return d
-
-
-def event_bytes(row) -> bytes:
-    return merkle.canonical_bytes(event_dict(row))
 
 
 # ---------------------------------------------------------------- sealing
@@ -319,8 +277,14 @@ def latest_head() -> TreeHead | None:
 def receipt(seq: int) -> dict:
     """The event, its leaf position, the inclusion proof and the latest signed head (docs/audit-verifier.md §6)."""
     row = AuditEvent.objects.filter(seq=seq).values_list(*FIELDS).first()
-    if row is None:
-        raise NotFound("not_found", f"第 {seq} 号审计事件不存在")
+    if row is not None:
+        event = event_dict(row)
+    else:
+        from govshare.audit import archive  # archive imports this module
+
+        event = archive.archived_event(seq)  # read back from its segment file (R-SEC-06)
+        if event is None:
+            raise NotFound("not_found", f"第 {seq} 号审计事件不存在")
     leaf = AuditLeaf.objects.filter(seq=seq).values_list("index", flat=True).first()
     head = latest_head()
     if leaf is None or head is None or head.tree_size <= leaf:
@@ -328,7 +292,7 @@ def receipt(seq: int) -> dict:
     ranges = merkle.inclusion_ranges(leaf, head.tree_size)
     proof = merkle.inclusion_proof(_node_getter(_needed(ranges)), leaf, head.tree_size, head.hash_alg)
     return {
-        "event": event_dict(row),
+        "event": event,
         "leaf_index": leaf,
         "inclusion_proof": [h.hex() for h in proof],
         "tree_head": head.to_dict(),
@@ -355,12 +319,16 @@ def consistency(old_size: int, new_size: int) -> dict:
 
 # ---------------------------------------------------------------- verification
 
+VERIFY_CHUNK = 32_768  # leaves per query, and the unit of work of a verify worker process
+
 
 class VerifyReport:
     def __init__(self):
         self.errors: list[str] = []
         self.first_bad_seq: int | None = None
         self.leaves = self.heads = self.events = 0
+        self.archived = 0  # leaves whose event lives in an archive segment
+        self.not_rechecked = 0  # of those, not recomputed from their file (--skip-archived)
 
     def fail(self, message: str, seq: int | None = None) -> None:
         if seq is not None and self.first_bad_seq is None and not self.errors:
@@ -372,61 +340,240 @@ class VerifyReport:
         return not self.errors
 
 
-def verify(trusted: dict | None = None, chunk: int = 50_000) -> VerifyReport:
-    """Recompute every leaf from the events in log order and check every signed head (docs/audit.md)."""
+@dataclass(slots=True)
+class _Chunk:
+    """One range of leaves as a worker checked it; positions are row numbers within the range."""
+
+    first: int  # leaf index of the first row (-1 when empty)
+    indices: array | None  # every row's leaf index, only when they are not first, first + 1, …
+    seqs: array
+    hashes: list[bytes]  # what each row contributes to the rebuilt tree
+    missing: list[int]  # the event row is gone
+    altered: list[int]  # the event no longer gives its stored leaf hash
+
+
+def _when_sql(vendor: str) -> str:
+    """occurred_at as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which leaves.leaf_input turns into its
+    canonical form by slicing; a driver's datetime parsing plus strftime cost more than the hashing."""
+    if vendor == "sqlite":
+        return "CAST(e.occurred_at AS TEXT)"  # the stored text; the declared type would make it a datetime
+    if vendor == "postgresql":
+        return "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    return "e.occurred_at"
+
+
+def _scan_chunk(conn, lo: int | None, hi: int | None, hash_alg: str) -> _Chunk:
+    """Leaves lo <= index < hi (None: unbounded) joined to their events; each leaf recomputed and compared.
+
+    A row whose fast recomputation differs from the stored hash is read again the way the sealer read it
+    and hashed by the reference path (leaves.event_bytes) before it is called altered.
+    """
+    q = conn.ops.quote_name
+    idx = f"l.{q('index')}"
+    cols = ", ".join(_when_sql(conn.vendor) if f == "occurred_at" else f"e.{q(f)}" for f in FIELDS)
+    where, params = [], []
+    if lo is not None:
+        where.append(f"{idx} >= %s")
+        params.append(lo)
+    if hi is not None:
+        where.append(f"{idx} < %s")
+        params.append(hi)
+    sql = (
+        f"SELECT {idx}, l.seq, l.hash, e.seq IS NULL, {cols} FROM audit_auditleaf l "
+        f"LEFT JOIN audit_auditevent e ON e.seq = l.seq "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {idx}"
+    )
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    new = merkle.get_hasher(hash_alg).new
+    leaf_input = leaves.leaf_input
+    stored = [bytes(r[2]) for r in rows]
+    missing = [pos for pos, r in enumerate(rows) if r[3]]
+    try:
+        if missing:
+            raise ValueError
+        computed = [new(leaf_input(r[4:])).digest() for r in rows]  # the usual case, without per-row checks
+    except Exception:
+        computed = []
+        for pos, r in enumerate(rows):
+            if r[3]:
+                computed.append(stored[pos])
+                continue
+            try:
+                computed.append(new(leaf_input(r[4:])).digest())
+            except Exception:  # a value no sealer could have written: the reference path decides below
+                computed.append(b"")
+    altered = []
+    if computed != stored:
+        suspects = [p for p, (c, s) in enumerate(zip(computed, stored, strict=True)) if c != s]
+        again = _reference_hashes(conn, [rows[p][1] for p in suspects], hash_alg)
+        for p in suspects:
+            h = again.get(rows[p][1])
+            if h != stored[p]:
+                altered.append(p)
+            computed[p] = h or computed[p] or new(b"").digest()
+    indices = [r[0] for r in rows]
+    first = indices[0] if rows else -1
+    contiguous = not rows or indices[-1] - first == len(rows) - 1
+    return _Chunk(
+        first,
+        None if contiguous else array("q", indices),
+        array("q", [r[1] for r in rows]),
+        computed,
+        missing,
+        altered,
+    )
+
+
+def _reference_hashes(conn, seqs: list[int], hash_alg: str) -> dict[int, bytes | None]:
+    """Leaf hashes exactly as the sealer computes them (driver-converted row, leaves.event_bytes)."""
+    new = merkle.get_hasher(hash_alg).new
+    cols = ", ".join(conn.ops.quote_name(f) for f in FIELDS)
+    out: dict[int, bytes | None] = {}
+    with conn.cursor() as cur:
+        for i in range(0, len(seqs), 500):
+            part = seqs[i : i + 500]
+            cur.execute(
+                f"SELECT {cols} FROM audit_auditevent WHERE seq IN ({', '.join(['%s'] * len(part))})", part
+            )
+            for row in cur.fetchall():
+                try:
+                    out[row[0]] = new(b"\x00" + event_bytes(row)).digest()
+                except Exception:  # unreadable: it cannot be what was sealed
+                    out[row[0]] = None
+    return out
+
+
+# Verify worker processes (forked): each opens its own connection. The parent's connection object came
+# along with the fork; it is kept referenced and never used, as closing it would end the parent's session.
+_worker: dict[str, Any] = {}
+
+
+def _worker_start(alias: str) -> None:
+    from django.db import connections
+
+    _worker["inherited"] = connections[alias]
+    conn = _worker["conn"] = connections.create_connection(alias)
+    multiprocessing.util.Finalize(conn, conn.close, exitpriority=10)
+
+
+def _worker_chunk(args) -> _Chunk:
+    return _scan_chunk(_worker["conn"], *args)
+
+
+def _parallel_ok() -> bool:
+    """Workers see only committed rows through their own connections, and cannot open a memory database."""
+    if "fork" not in multiprocessing.get_all_start_methods() or connection.in_atomic_block:
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+def _chunks(ranges: list, hash_alg: str, workers: int):
+    if workers > 1 and len(ranges) > 1 and _parallel_ok():
+        pool = multiprocessing.get_context("fork").Pool(
+            min(workers, len(ranges)), initializer=_worker_start, initargs=(connection.alias,)
+        )
+        try:
+            yield from pool.imap(_worker_chunk, [(lo, hi, hash_alg) for lo, hi in ranges])
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+    else:
+        for lo, hi in ranges:
+            yield _scan_chunk(connection, lo, hi, hash_alg)
+
+
+def verify(
+    trusted: dict | None = None, chunk: int = VERIFY_CHUNK, workers: int = 1, skip_archived: bool = False
+) -> VerifyReport:
+    """Recompute every leaf from the events in log order and check every signed head (docs/audit.md).
+
+    Archived events are recomputed from their segment files, after each file's SHA-256 is checked;
+    `skip_archived` leaves the files unread and counts those events in `not_rechecked`. `workers` > 1
+    recomputes ranges of leaves in that many forked processes (only outside a transaction: they read
+    committed rows); this process rebuilds the tree and checks the heads in log order, so the report is
+    the same either way.
+    """
+    for _ in range(2):  # an archive run that commits meanwhile would look like deleted events: once more
+        segments = list(ArchiveSegment.objects.order_by("first_seq"))
+        rep = _verify(trusted, chunk, workers, skip_archived, segments)
+        if ArchiveSegment.objects.count() == len(segments):
+            break
+    return rep
+
+
+def _verify(trusted, chunk: int, workers: int, skip_archived: bool, segments: list) -> VerifyReport:
+    from govshare.audit import archive  # archive imports this module
+
     rep = VerifyReport()
     trusted = keys.trusted_keys() if trusted is None else trusted
     state = SealState.objects.filter(id=1).first()
     hash_alg = state.hash_alg if state else _hash_alg()
     heads = list(TreeHead.objects.order_by("tree_size"))
-    q = connection.ops.quote_name
-    cols = ", ".join(f"e.{q(f)}" for f in FIELDS)
-    sql = (
-        f"SELECT l.{q('index')}, l.seq, l.hash, e.seq IS NULL, {cols} FROM audit_auditleaf l "
-        f"LEFT JOIN audit_auditevent e ON e.seq = l.seq ORDER BY l.{q('index')}"
-    )
-    tree = merkle.CompactTree(hash_alg)
-    new = merkle.get_hasher(hash_alg).new
-    starts = {0} | {h.tree_size for h in heads}
-    start_seq: dict[int, int] = {}  # first seq after each head, to name where a bad root begins
-    hi, prev_size = 0, 0
+    seg_first = [g.first_seq for g in segments]
+    seg_last = [g.last_seq for g in segments]
+    if not skip_archived:
+        for g in segments:
+            for msg, seq in archive.check_segment(g, hash_alg):
+                rep.fail(msg, seq)
+    idx = connection.ops.quote_name("index")
     with connection.cursor() as cur:
-        cur.execute(sql)
-        while True:
-            rows = cur.fetchmany(chunk)
-            if not rows:
-                break
-            computed = []
-            for r in rows:
-                index, seq, stored, missing = r[0], r[1], bytes(r[2]), r[3]
-                expected = tree.size + len(computed)
-                if index != expected:
-                    rep.fail(f"第 {expected} 号叶子缺失（日志存储被删改），其后为第 {seq} 号事件", seq)
-                if expected in starts:
-                    start_seq[expected] = seq
-                if missing:
-                    rep.fail(f"第 {seq} 号事件缺失（已被删除）", seq)
-                    h = stored
-                else:
-                    h = new(b"\x00" + event_bytes(r[4:])).digest()
-                    if h != stored:
-                        rep.fail(f"第 {seq} 号事件被篡改或顺序错误（内容与封存时不符）", seq)
-                computed.append(h)
-            pos = 0
-            while pos < len(computed):
-                room = len(computed) - pos
-                if hi < len(heads) and heads[hi].tree_size - tree.size <= room:
-                    take = heads[hi].tree_size - tree.size
-                    tree.extend(computed[pos : pos + take])
-                    pos += take
-                    _check_head(rep, heads[hi], tree, trusted, start_seq.get(prev_size))
-                    prev_size = heads[hi].tree_size
-                    hi += 1
-                else:
-                    tree.extend(computed[pos:])
-                    pos = len(computed)
-            rep.events += len(rows)
+        cur.execute(f"SELECT MIN({idx}), MAX({idx}) FROM audit_auditleaf")
+        first_index, last_index = cur.fetchone()
+    # ranges of leaf indices, open at both ends so that no leaf row escapes, whatever its index
+    cuts = [] if first_index is None else list(range(first_index + chunk, last_index + 1, chunk))
+    ranges = [] if first_index is None else list(zip([None, *cuts], [*cuts, None], strict=True))
+    tree = merkle.CompactTree(hash_alg)
+    sizes = sorted({0} | {h.tree_size for h in heads})
+    start_seq: dict[int, int] = {}  # first seq after each head, to name where a bad root begins
+    hi, prev_size, count = 0, 0, 0
+    for ch in _chunks(ranges, hash_alg, workers):
+        n = len(ch.seqs)
+        if not n:
+            continue
+        problems: dict[int, list[tuple[str, int]]] = {}
+        if ch.indices is not None or ch.first != count:
+            indices = ch.indices if ch.indices is not None else range(ch.first, ch.first + n)
+            for pos, index in enumerate(indices):
+                if index != count + pos:
+                    seq = ch.seqs[pos]
+                    msg = f"第 {count + pos} 号叶子缺失（日志存储被删改），其后为第 {seq} 号事件"
+                    problems.setdefault(pos, []).append((msg, seq))
+        for pos in ch.missing:
+            seq = ch.seqs[pos]
+            i = bisect.bisect_right(seg_first, seq) - 1
+            if i >= 0 and seq <= seg_last[i]:  # archived: its file was checked above
+                rep.archived += 1
+                continue
+            problems.setdefault(pos, []).append((f"第 {seq} 号事件缺失（已被删除）", seq))
+        for pos in ch.altered:
+            seq = ch.seqs[pos]
+            problems.setdefault(pos, []).append((f"第 {seq} 号事件被篡改或顺序错误（内容与封存时不符）", seq))
+        for size in sizes[bisect.bisect_left(sizes, count) : bisect.bisect_left(sizes, count + n)]:
+            start_seq[size] = ch.seqs[size - count]
+        order = sorted(problems)
+        pos = pi = 0
+        while pos < n:
+            # rows up to the next head inside this range, their problems, then that head
+            end = heads[hi].tree_size - count if hi < len(heads) and heads[hi].tree_size - count <= n else n
+            while pi < len(order) and order[pi] < end:
+                for msg, seq in problems[order[pi]]:
+                    rep.fail(msg, seq)
+                pi += 1
+            tree.extend(ch.hashes[pos:end])
+            pos = end
+            if end < n or (hi < len(heads) and heads[hi].tree_size == count + n):
+                _check_head(rep, heads[hi], tree, trusted, start_seq.get(prev_size))
+                prev_size = heads[hi].tree_size
+                hi += 1
+        count += n
+        rep.events += n
     rep.leaves = tree.size
+    rep.not_rechecked = rep.archived if skip_archived else 0
     while hi < len(heads):
         rep.fail(f"规模为 {heads[hi].tree_size} 的树头超出现有日志（日志被截断）", heads[hi].last_seq)
         hi += 1

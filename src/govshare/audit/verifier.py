@@ -1,9 +1,10 @@
 """Standalone verifier for govshare audit receipts and consistency proofs (审计回执独立验证工具).
 
-Needs only Python >= 3.11 and ``cryptography``. Run either way:
+Needs only Python >= 3.11 and ``cryptography``; heads signed with SM2 (国密) use sm2.py, pure Python,
+nothing more to install. Run either way:
 
     python -m govshare.audit.verifier receipt.json --keys keys.json
-    python verifier.py receipt.json --keys keys.json   # this file copied beside merkle.py
+    python verifier.py receipt.json --keys keys.json   # this file copied beside merkle.py and sm2.py
 
 The file may be a receipt {"event", "leaf_index", "inclusion_proof", "tree_head"} or a consistency
 document {"old_head", "new_head", "consistency_proof"}. Exit status 0 = valid, 1 = not valid, with a

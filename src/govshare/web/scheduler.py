@@ -9,6 +9,7 @@ log = logging.getLogger(__name__)
 
 
 def run_tick() -> dict:
+    from govshare.audit.archive import archive_due
     from govshare.audit.services import seal_pending
     from govshare.catalog.services import apply_due_changes
     from govshare.collect.quality import check_freshness
@@ -25,6 +26,7 @@ def run_tick() -> dict:
         "deadlines": check_due(),
         "webhooks": deliver_due_webhooks(),
         "audit": seal_pending(),
+        "audit_archive": archive_due(),  # only with GOVSHARE_AUDIT_ARCHIVE_AUTO=1 (R-SEC-06)
         "quality": check_freshness(),
         "interrupted_loads": mark_interrupted(),
         "expired_grants": notify_expired_grants(),

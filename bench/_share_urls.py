@@ -1,53 +1,53 @@
-"""Bench-only urlconf: the product's URLs plus a BARE record lookup, the baseline of the gate's cost.
+"""Bench-only: a BARE record lookup, the baseline of the gate's cost, on the same stack as /records.
 
-The bare lookup is what /api/v1/share/<cls>/<seq>/records does minus the gate: the same ClientBearer
-authentication, resource resolution (the gate's fixed SQL minus the grants), cached schema and
-`gate._rows_by` query, the same response schema (`RecordsOut`) and error rendering — but no grant, no
-masking and no audit event. It lives here, under
-bench/, so that the product keeps exactly one path to records (DESIGN §3, idea 3).
+The bare lookup is what /api/v1/share/<cls>/<seq>/records does minus the gate, mounted the same way
+(a middleware at the end of the short chain, like govshare.sharing.fast.FastRoutes): the same bearer
+parsing and credential checks, one query for the credential and the resource (the gate's query minus
+the grants and the open-ticket flag), the cached schema, `gate._rows_by`, the same JSON shape
+(`RecordsOut`), rendered the same way, and the API's error rendering — but no grant, no masking and no audit event. It lives
+here, under bench/, so that the product keeps exactly one path to records (DESIGN §3, idea 3).
 """
 
+import functools
+import re
+
 from django.db import connection
-from django.urls import path
-from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError
 
 from govshare import rawsql
 from govshare.catalog.models import Resource, ResourceStatus
+from govshare.clients import auth, tokens
 from govshare.clients.auth import ClientBearer
 from govshare.errors import DomainError, NotFound
-from govshare.sharing import gate
-from govshare.sharing.api import RecordsOut
-from govshare.urls import urlpatterns as product_urlpatterns
+from govshare.sharing import fast, gate
+from govshare.urls import urlpatterns  # noqa: F401 - the product's URLs, unchanged
 
-bare_api = NinjaAPI(title="bench bare lookup", urls_namespace="bench_bare", docs_url=None, openapi_url=None)
-router = Router(auth=ClientBearer())
+_ROUTE = re.compile(r"/bench/share/([^/]+)/([^/]+)/records")
 
 
-@bare_api.exception_handler(DomainError)
-def domain_error(request, exc: DomainError):
-    return bare_api.create_response(
-        request, {"code": exc.code, "message": exc.message, "detail": exc.detail or {}}, status=exc.status
+@functools.cache
+def _sql() -> str:
+    columns, joins = auth.credential_sql()
+    return (
+        f"SELECT {columns}, {rawsql.columns('r', Resource, gate._RES)} {joins} "
+        f"LEFT JOIN {Resource._meta.db_table} r ON r.code = %s AND r.status IN (%s, %s) WHERE c.prefix = %s"
     )
 
 
-def _resource(code: str) -> Resource | None:
-    """The gate's resource lookup without its grants: the same fixed SQL, columns and model building."""
-    sql = (
-        f"SELECT {rawsql.columns('r', Resource, gate._RES)} FROM {Resource._meta.db_table} r "
-        "WHERE r.code = %s AND r.status IN (%s, %s)"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [code, ResourceStatus.PUBLISHED, ResourceStatus.RETIRING])
-        row = cur.fetchone()
-    return rawsql.build(Resource, gate._RES, row) if row is not None else None
-
-
-@router.get("/{cls}/{seq}/records", response=RecordsOut)
-def bare_records(request, cls: str, seq: str):
+def bare_records(request, cls: str, seq: str, token: str) -> dict:
     code = f"{cls}/{seq}"
-    resource = _resource(code)
-    if resource is None:
+    parsed = tokens.parse((token or "").strip())
+    row = None
+    if parsed is not None:
+        with connection.cursor() as cur:
+            cur.execute(_sql(), [code, ResourceStatus.PUBLISHED, ResourceStatus.RETIRING, parsed[0]])
+            row = cur.fetchone()
+    if parsed is None:
+        raise auth._invalid()
+    ClientBearer.attach(request, auth.accept(auth.credential_from(row) if row else None, parsed[1]))
+    if row[auth.CREDENTIAL_WIDTH] is None:
         raise NotFound("resource_not_found", f"目录“{code}”不存在或未发布")
+    resource = rawsql.build(Resource, gate._RES, row[auth.CREDENTIAL_WIDTH :])
     schema = gate._schema(resource.pk, resource.version)
     given = [(k, v) for k, v in request.GET.items() if k not in ("items", "limit")]
     if len(given) != 1:
@@ -55,7 +55,7 @@ def bare_records(request, cls: str, seq: str):
     item = schema.find(given[0][0])
     if item is None or not (item.primary or item.indexed):
         raise DomainError("lookup_not_indexed", "不是主键或检索项", {}, status=422)
-    rows = gate._rows_by(resource.pk, item, given[0][1].strip(), gate.MAX_LOOKUP_ROWS)
+    rows = gate._rows_by(schema, resource.pk, item, given[0][1].strip(), gate.MAX_LOOKUP_ROWS)
     codes = [i.code for i in schema.items]
     return {
         "resource": resource.code,
@@ -67,6 +67,25 @@ def bare_records(request, cls: str, seq: str):
     }
 
 
-bare_api.add_router("/share", router)
+class BareRoutes:
+    """Middleware after FastRoutes (bench._share_settings): answers the bare lookup, passes on the rest."""
 
-urlpatterns = [path("bench/", bare_api.urls), *product_urlpatterns]
+    def __init__(self, get_response):
+        self.get_response = get_response
+        from govshare.api import api
+
+        self.api = api
+        self.answer = fast.JsonAnswer(api)
+
+    def __call__(self, request):
+        m = _ROUTE.fullmatch(request.path_info)
+        if m is None or request.method != "GET":
+            return self.get_response(request)
+        try:
+            token = fast.bearer_token(request)
+            if token is None:
+                raise AuthenticationError()
+            result = bare_records(request, *m.groups(), token)
+        except Exception as exc:
+            return self.api.on_exception(request, exc)
+        return self.answer(request, result)

@@ -8,8 +8,9 @@ stack.
 Ours: `govshare serve --no-scheduler --workers 1` (granian, WSGI, GOVSHARE_THREADS blocking threads),
 DEBUG off, on a database loaded by `govshare ingest`. Peer: `datasette serve` of a plain SQLite table of
 the same rows (primary key sfzh), `num_sql_threads` = the same thread count. Bare: the same granian +
-Django + ninja + ClientBearer stack with a bench-only urlconf (bench/_share_urls.py) whose lookup runs
-the gate's own query (`gate._rows_by`) without grant, masking or audit.
+Django + short middleware chain, answered like /records by a bench-only middleware (bench/_share_urls.py)
+with the same bearer checks, one query for credential and resource, the gate's own `_rows_by` and the
+same JSON encoding — without grant, masking or audit.
 
 `python -m bench share_lookup [--quick]`, or standalone `python -m bench.share_lookup [--quick] [--pg]`.
 GOVSHARE_BENCH_SHARE_PG=1 adds a PostgreSQL pass to the harness run.

@@ -24,6 +24,17 @@ def _tasks_run_immediately():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_gate_schemas():
+    """The delivery gate caches each resource's items and sealing per (id, catalog version). SQLite hands
+    the same ids out again after every test's rollback, which a running platform never does."""
+    from govshare.sharing import gate
+
+    gate._schemas.clear()
+    yield
+    gate._schemas.clear()
+
+
 @pytest.fixture
 def city(db):
     from govshare.catalog.models import CatalogKind, Classification

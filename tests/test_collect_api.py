@@ -113,3 +113,14 @@ def test_client_system_token_pushes_for_its_department(city, people):
         headers={"Authorization": f"Bearer {token2}"},
     )
     assert r2.status_code == 404
+
+
+def test_batch_list_limit_out_of_range_is_clamped(city, people, police):  # R-COL-04
+    # Found by tests/test_api_fuzz.py: a negative limit sliced the query backwards and answered 500.
+    police.post(
+        url(people, "records"), {"upserts": [{"sfzh": A, "xm": "张三"}]}, content_type="application/json"
+    )
+    for limit in (-1, 0, -(2**62)):
+        r = police.get(url(people, "batches"), {"limit": limit})
+        assert r.status_code == 200, r.content[:200]
+        assert len(r.json()) == 1

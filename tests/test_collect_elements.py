@@ -279,7 +279,7 @@ def test_conflicts_open_one_case_per_differing_key_and_notify_both_once(city, tw
     batch = load(operators, city.market, operator_rows(), deleted={"430100199001010015"})
 
     result = elements.after_load(operators, batch.pk)
-    assert result == {"opened": 2, "beyond_cap": 0, "pairs": 3}
+    assert result == {"opened": 2, "beyond_cap": 0, "pairs": 3, "sealed_pairs": 0}
     cases = {c.element.name: c for c in CoordinationCase.objects.select_related("element")}
     assert set(cases) == {"姓名", "住址"}
     name_case = cases["姓名"]
@@ -310,9 +310,24 @@ def test_conflict_cap_reports_what_it_left_for_later(city, two_sources, monkeypa
     load(people, city.police, people_rows())
     batch = load(operators, city.market, operator_rows())
     monkeypatch.setattr(elements, "CASE_CAP", 1)
-    assert elements.after_load(operators, batch.pk) == {"opened": 1, "beyond_cap": 2, "pairs": 3}
-    assert elements.after_load(operators, batch.pk) == {"opened": 1, "beyond_cap": 1, "pairs": 3}
-    assert elements.after_load(operators, batch.pk) == {"opened": 1, "beyond_cap": 0, "pairs": 3}
+    assert elements.after_load(operators, batch.pk) == {
+        "opened": 1,
+        "beyond_cap": 2,
+        "pairs": 3,
+        "sealed_pairs": 0,
+    }
+    assert elements.after_load(operators, batch.pk) == {
+        "opened": 1,
+        "beyond_cap": 1,
+        "pairs": 3,
+        "sealed_pairs": 0,
+    }
+    assert elements.after_load(operators, batch.pk) == {
+        "opened": 1,
+        "beyond_cap": 0,
+        "pairs": 3,
+        "sealed_pairs": 0,
+    }
     # nothing is deleted in this test, so 赵六 / 赵陆 is the third disagreement
     assert CoordinationCase.objects.filter(key="430100199001010015").count() == 1
 
@@ -326,7 +341,12 @@ def test_resources_not_keyed_by_the_same_element_are_not_compared(city, publishe
     )
     licences = published()  # keyed by 统一社会信用代码
     batch = load(licences, city.market, {"430100199001010012": {"qymc": "李肆"}})
-    assert elements.after_load(licences, batch.pk) == {"opened": 0, "beyond_cap": 0, "pairs": 0}
+    assert elements.after_load(licences, batch.pk) == {
+        "opened": 0,
+        "beyond_cap": 0,
+        "pairs": 0,
+        "sealed_pairs": 0,
+    }
 
 
 def make_case(city, two_sources):
@@ -388,6 +408,15 @@ def test_case_pages_for_the_parties_and_the_authority(city, two_sources):
         content_type="application/json",
     )
     assert r.status_code == 200 and r.json()["status"] == "resolved"
+
+
+def test_case_list_page_beyond_the_end_is_empty(city, two_sources):  # R-COL-06
+    # Found by tests/test_api_fuzz.py: a page number near 2**63 overflowed the offset and answered 500.
+    make_case(city, two_sources)
+    authority = login(city.reviewer)
+    assert len(authority.get("/api/v1/elements/cases", {"page": 1}).json()) >= 1
+    r = authority.get("/api/v1/elements/cases", {"page": 2**63 - 1})
+    assert r.status_code == 200 and r.json() == []
 
 
 # --- duplicate collection (R-COL-03) -----------------------------------------------------------------------

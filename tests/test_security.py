@@ -3,6 +3,7 @@
 R-SEC-01 identity authentication; R-SEC-05 every outcome is an audit event.
 """
 
+import base64
 import datetime as dt
 import re
 import stat
@@ -335,8 +336,14 @@ def test_tls_field_key_mail_and_totp_settings():
         assert checks.check_tls() == []
     with override_settings(GOVSHARE_FIELD_KEY=""):
         assert ids(checks.check_field_key()) == {"govshare.W005"}
-    with override_settings(GOVSHARE_FIELD_KEY="a-real-key-from-the-kms"):
+    with override_settings(GOVSHARE_FIELD_KEY="a-real-key-from-the-kms"):  # not base64 of 32 bytes
+        assert ids(checks.check_field_key()) == {"govshare.E007"}
+    with override_settings(GOVSHARE_FIELD_KEY="k1:" + base64.b64encode(b"k" * 32).decode()):
         assert checks.check_field_key() == []
+    with override_settings(
+        GOVSHARE_FIELD_KEY="k1:" + base64.b64encode(b"k" * 32).decode(), GOVSHARE_FIELD_CIPHER="des"
+    ):
+        assert ids(checks.check_field_key()) == {"govshare.E006"}
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend"):
         assert ids(checks.check_email()) == {"govshare.W006"}
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend"):
@@ -379,11 +386,56 @@ def test_missing_holiday_table_for_next_year_warns(db, monkeypatch):
         ("get", "/api/v1/catalog/revisions/99999999999999999999999", None),
         ("post", "/api/v1/catalog/resources", {"name": "企业\x00信息"}),
         ("post", "/api/v1/catalog/resources", {"provider": 2**70}),
+        ("get", "/api/v1/collect/%00/000001/batches", None),
+        ("get", "/api/v1/collect/301/000001/records?cursor=99999999999999999999999", None),
+        ("post", "/api/v1/collect/301/000001/records", {"upserts": [{"xm": "张\x00三"}]}),
+        ("post", "/api/v1/collect/301/000001/records", {"deletes": ["\x00"]}),
+        ("get", "/api/v1/elements?q=%00", None),
+        ("post", "/api/v1/elements/duplicates", {"items": ["姓\x00名"]}),
+        ("get", "/api/v1/mounts/%00/000001", None),
+        ("post", "/api/v1/mounts/301/000001/interfaces", {"url": "http://x", "openapi": {"info": ["\x00"]}}),
+        ("get", "/api/v1/quality/resources/%00/000001", None),
+        ("post", "/api/v1/clients/systems", {"name": "救助\x00系统", "code": "aid"}),
+        ("get", "/api/v1/clients/systems/99999999999999999999999", None),
+        ("get", "/api/v1/sharing/applications?status=%00", None),
+        ("get", "/api/v1/sharing/grants?before=99999999999999999999999", None),
+        ("post", "/api/v1/sharing/unconditional", {"resource": "301/\x00"}),
+        ("post", "/api/v1/sharing/cases", {"subject": "协商\x00"}),
+        ("get", "/api/v1/corrections?status=%00", None),
+        ("get", "/api/v1/corrections/99999999999999999999999", None),
     ],
 )
-def test_api_refuses_values_the_database_cannot_store(city, method, url, body):
+def test_api_refuses_values_the_database_cannot_store(city, method, url, body):  # R-SEC-03
     c = Client(raise_request_exception=False)
     c.force_login(city.market_officer)
     r = getattr(c, method)(url, body, content_type="application/json") if body else c.get(url)
     assert r.status_code == 422, r.content[:300]
     assert r.json()["code"] == "invalid_request"
+
+
+def test_api_refuses_nul_in_form_fields(city):  # R-SEC-03, R-CORR-01
+    c = Client(raise_request_exception=False)
+    c.force_login(city.civil_officer)
+    r = c.post("/api/v1/corrections", {"resource": "301/000001", "description": "姓名\x00有误"})
+    assert r.status_code == 422, r.content[:300]
+    assert r.json()["code"] == "invalid_request"
+
+
+def test_every_schema_name_in_the_api_stands_for_one_shape(monkeypatch):  # R-SEC-03
+    """Two request or response models of the same class name were published as one component, the last
+    one winning: the delivery API's items, the element coordination cases, the collected records and
+    two request bodies were documented with another router's shape (found by tests/test_api_fuzz.py)."""
+    from ninja.openapi import schema as openapi
+
+    from govshare.api import api
+
+    clashes = []
+    add = openapi.OpenAPISchema.add_schema_definitions
+
+    def checked(self, definitions):
+        clashes.extend(n for n, d in definitions.items() if n in self.schemas and self.schemas[n] != d)
+        return add(self, definitions)
+
+    monkeypatch.setattr(openapi.OpenAPISchema, "add_schema_definitions", checked)
+    openapi.get_schema(api, path_prefix="/api/v1/")
+    assert clashes == []

@@ -341,6 +341,21 @@ def test_unknown_resource_is_404_and_audited(city, loaded, systems):
     assert last_event().detail["reason"] == "resource_not_found"
 
 
+def test_nul_in_a_lookup_or_code_is_refused_not_stored(city, loaded, systems):  # R-SHARE-10, R-SEC-05
+    # Found by tests/test_api_fuzz.py: PostgreSQL stores no NUL, so these answered 500 there.
+    make_grant(city, loaded, systems["civil"])
+    r = call(systems["civil_token"], "get", url(loaded, "records"), data={"sfzh": A + "\x00"})
+    assert r.status_code == 422 and r.json()["code"] == "lookup_invalid"
+    assert last_event().detail["reason"] == "lookup_invalid"
+    r = call(systems["civil_token"], "get", url(loaded, "records"), data={"sfzh": A, "items": "xm,\x00"})
+    assert r.status_code == 403 and r.json()["code"] == "item_not_granted"
+    assert last_event().detail["item"] == "\ufffd"  # the refusal is audited with what was sent, visibly
+    r = call(systems["civil_token"], "get", "/api/v1/share/%00/000001/changes")
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    r = call("not-a-token", "get", "/api/v1/share/%00/000001/changes")
+    assert r.status_code == 401 and last_event().detail["resource"] == "\ufffd/000001"
+
+
 def test_lookup_needs_one_indexed_condition(city, loaded, systems):
     make_grant(city, loaded, systems["civil"])
     r = call(systems["civil_token"], "get", url(loaded, "records"), data={"xm": "张三丰"})

@@ -80,6 +80,7 @@ GOVSHARE_LEAN_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "govshare.web.middleware.SecureHeadersMiddleware",
     "govshare.audit.middleware.RequestIdMiddleware",
+    "govshare.sharing.fast.FastRoutes",  # /records and /verify without ninja's per-call machinery
 ]
 
 ROOT_URLCONF = "govshare.urls"
@@ -165,6 +166,15 @@ STORAGES = {
         "OPTIONS": {"location": VAR_DIR / "media"},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Archived audit events (R-SEC-06): a storage of their own, not media, so the directory can sit on other
+    # (write-once, separately backed-up) media or be swapped for another backend without touching uploads.
+    "audit_archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": Path(os.environ.get("GOVSHARE_AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive")),
+            "file_permissions_mode": 0o440,
+        },
+    },
 }
 WHITENOISE_USE_FINDERS = True
 
@@ -178,7 +188,11 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 GOVSHARE_REQUIRE_TOTP = os.environ.get("GOVSHARE_REQUIRE_TOTP", "0") == "1"
+# Items marked 敏感 are sealed at rest (security/fields.py): `kid:base64,…`, the first key active.
 GOVSHARE_FIELD_KEY = os.environ.get("GOVSHARE_FIELD_KEY", "")
+GOVSHARE_FIELD_CIPHER = os.environ.get("GOVSHARE_FIELD_CIPHER", "aes-256-gcm")  # or sm4-gcm (国密)
+# The blind-index key (lookups on sealed items); defaults to one derived from the oldest key listed.
+GOVSHARE_FIELD_INDEX_KEY = os.environ.get("GOVSHARE_FIELD_INDEX_KEY", "")
 GOVSHARE_COLLECT_INLINE = os.environ.get("GOVSHARE_COLLECT_INLINE", "0") == "1"
 EMAIL_HOST = os.environ.get("GOVSHARE_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("GOVSHARE_EMAIL_PORT", "25"))
@@ -190,9 +204,15 @@ EMAIL_TIMEOUT = int(os.environ.get("GOVSHARE_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("GOVSHARE_EMAIL_FROM", "政务数据共享交换平台 <noreply@localhost>")
 GOVSHARE_BASE_URL = os.environ.get("GOVSHARE_BASE_URL", "")
 
-# Audit log signing keys (Ed25519 PEM files) live outside the database; the newest is the active one.
+# Audit log signing keys (PKCS#8 PEM files) live outside the database; the newest is the active one.
+# 国密: GOVSHARE_AUDIT_HASH_ALG=sm3 (fixed when the log is first sealed), GOVSHARE_AUDIT_SIGNATURE=sm2
+# (the type of keys created from then on: `govshare audit rotate-key`). See docs/audit.md.
 GOVSHARE_AUDIT_KEY_DIR = Path(os.environ.get("GOVSHARE_AUDIT_KEY_DIR", VAR_DIR / "keys"))
 GOVSHARE_AUDIT_HASH_ALG = os.environ.get("GOVSHARE_AUDIT_HASH_ALG", "sha256")
+GOVSHARE_AUDIT_SIGNATURE = os.environ.get("GOVSHARE_AUDIT_SIGNATURE", "ed25519")
+# Moving sealed events older than the profile's log_retention_months into archive files is a command
+# (`govshare audit archive`); the scheduler tick does it too only when this is on (docs/audit.md).
+GOVSHARE_AUDIT_ARCHIVE_AUTO = os.environ.get("GOVSHARE_AUDIT_ARCHIVE_AUTO", "0") == "1"
 
 # The jurisdiction whose regulation this instance runs (see govshare/calendar/profiles/).
 GOVSHARE_PROFILE = os.environ.get("GOVSHARE_PROFILE", "chenzhou")

@@ -26,6 +26,7 @@ class ItemSchema(Schema):
     is_required: bool = False
     is_indexed: bool = False
     is_basic: bool = False
+    is_sensitive: bool = False
     share_type: Text = ""
     enum_values: list[Text] = []
     description: Text = ""
@@ -139,7 +140,7 @@ class VersionOut(Schema):
     diff: list[dict]
 
 
-class ReasonIn(Schema):
+class ChangeReasonIn(Schema):
     reason: Text
 
 
@@ -276,13 +277,13 @@ def resource_versions(request, cls: Text, seq: Text):
 
 
 @router.post("/resources/{cls}/{seq}/revisions", response={201: RevisionOut}, summary="发起目录变更")
-def start_revision(request, cls: Text, seq: Text, body: ReasonIn):
+def start_revision(request, cls: Text, seq: Text, body: ChangeReasonIn):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
     return Status(201, revision_out(services.start_revision(request.auth, r, body.reason)))
 
 
 @router.post("/resources/{cls}/{seq}/retire", response=ResourceOut, summary="目录下线（按配置提前通知）")
-def retire(request, cls: Text, seq: Text, body: ReasonIn):
+def retire(request, cls: Text, seq: Text, body: ChangeReasonIn):
     r = selectors.get_resource(request.auth, f"{cls}/{seq}")
     return detail(services.retire_resource(request.auth, r, body.reason))
 

@@ -37,7 +37,7 @@ ITEM_COLUMNS = [
     ("信息项名称", "name", 20), ("信息项代码", "code", 16), ("数据类型", "data_type", 9), ("数据长度", "length", 9),
     ("主键", "is_primary", 6), ("必填", "is_required", 6), ("检索项", "is_indexed", 7),
     ("基础信息项", "is_basic", 10), ("共享类型", "share_type", 12), ("枚举值", "enum_values", 30),
-    ("说明", "description", 30),
+    ("说明", "description", 30), ("敏感", "is_sensitive", 6),
 ]  # fmt: skip
 RESOURCE_COLUMN = {f: t for t, f, _ in RESOURCE_COLUMNS}
 ITEM_COLUMN = {f: t for t, f, _ in ITEM_COLUMNS}
@@ -147,7 +147,7 @@ def _item_row(r, it) -> list:
     return [
         r.code, r.name, it.position, it.name, it.code, it.data_type, it.length, _yes(it.is_primary),
         _yes(it.is_required), _yes(it.is_indexed), _yes(it.is_basic), rules.SHARE_TYPES.get(it.share_type, ""),
-        "、".join(it.enum_values), it.description,
+        "、".join(it.enum_values), it.description, _yes(it.is_sensitive),
     ]  # fmt: skip
 
 
@@ -381,7 +381,7 @@ def _item(n: int, cells: dict, report: _Report) -> dict:
     if it["data_type"] is None:
         it["data_type"] = ""
         bad("data_type", "invalid_choice", _invalid("数据类型", text, rules.DATA_TYPES))
-    for f in ("is_primary", "is_required", "is_indexed", "is_basic"):
+    for f in ("is_primary", "is_required", "is_indexed", "is_basic", "is_sensitive"):
         text = cells.get(ITEM_COLUMN[f], "")
         it[f] = FLAGS.get(text.lower())
         if it[f] is None:

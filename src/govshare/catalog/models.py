@@ -201,6 +201,8 @@ class InfoItem(models.Model):
     is_required = models.BooleanField("必填", default=False)
     is_indexed = models.BooleanField("检索项", default=False)
     is_basic = models.BooleanField("基础信息项", default=False)
+    # Sealed at rest and opened only where data leaves the platform to someone entitled (R-SEC-04).
+    is_sensitive = models.BooleanField("敏感", default=False)
     share_type = models.CharField("共享类型", max_length=16, choices=ShareType.choices, blank=True)
     enum_values = models.JSONField("枚举值", default=list, blank=True)
     description = models.CharField("说明", max_length=500, blank=True)

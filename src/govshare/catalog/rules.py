@@ -77,6 +77,7 @@ ITEM_LABELS = {
     "is_required": "必填",
     "is_indexed": "检索项",
     "is_basic": "基础信息项",
+    "is_sensitive": "敏感",
     "share_type": "共享类型",
     "enum_values": "枚举值",
     "description": "说明",
@@ -126,7 +127,7 @@ def normalise(payload: dict, ctx: RuleContext) -> dict:
         it["description"] = (it["description"] or "").strip()
         it["share_type"] = it["share_type"] or ""
         it["enum_values"] = list(it["enum_values"] or [])
-        for flag in ("is_primary", "is_required", "is_indexed", "is_basic"):
+        for flag in ("is_primary", "is_required", "is_indexed", "is_basic", "is_sensitive"):
             it[flag] = bool(it[flag])
         if it["is_primary"]:
             it["is_required"] = True

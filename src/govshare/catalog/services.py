@@ -446,6 +446,15 @@ def publish_revision(
     return revision
 
 
+def _sensitivity(payload: dict | None) -> set[tuple[str, bool, bool]]:
+    """The sealed items, and whether each is the key or a lookup item: what the stored rows depend on."""
+    return {
+        (it["code"], bool(it.get("is_primary")), bool(it.get("is_indexed")))
+        for it in (payload or {}).get("items", [])
+        if it.get("is_sensitive")
+    }
+
+
 def _apply(revision: ResourceRevision, resource: Resource, old: dict | None, p: dict, approved_by, when):
     for f in rules.RESOURCE_FIELDS:
         if f in ("classification", "provider", "lead_department"):
@@ -491,6 +500,11 @@ def _apply(revision: ResourceRevision, resource: Resource, old: dict | None, p: 
         )
     refresh_responsibilities(resource, today=timezone.localdate(when))
     reindex_resource(resource)
+    if _sensitivity(old) != _sensitivity(p):
+        # Rows already loaded are rewritten to the new marks in the background; loads wait (R-SEC-04).
+        from govshare.collect.reseal import mark_pending
+
+        mark_pending(resource)
     duties.fulfil("catalog.resourcerevision", revision.pk, "catalog.change_notice", note="变更已生效")
     if resource.provider.level == "county":
         # A county's catalog change is filed with the city authority (NX 23, R-FED-07).

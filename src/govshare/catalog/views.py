@@ -147,6 +147,7 @@ def _payload_from_post(post) -> dict:
                 "is_required": g("is_required") == "on",
                 "is_indexed": g("is_indexed") == "on",
                 "is_basic": g("is_basic") == "on",
+                "is_sensitive": g("is_sensitive") == "on",
                 "share_type": g("share_type"),
                 "enum_values": [
                     v.strip() for v in g("enum_values").replace("，", ",").split(",") if v.strip()

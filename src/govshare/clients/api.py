@@ -6,6 +6,8 @@ from django.http import HttpResponse
 from ninja import Router, Schema
 from ninja.responses import Status
 
+from govshare.security.inputs import DbInt, Text
+
 from . import selectors, services
 from .auth import ClientBearer
 from .models import ClientSystem, Credential
@@ -16,27 +18,27 @@ TOKEN_NOTICE = "令牌只显示这一次，平台不保存明文，请立即妥�
 
 
 class SystemIn(Schema):
-    name: str
-    code: str
-    description: str = ""
+    name: Text
+    code: Text
+    description: Text = ""
 
 
 class ReasonIn(Schema):
-    reason: str = ""
+    reason: Text = ""
 
 
 class RevokeIn(Schema):
-    reason: str
+    reason: Text
 
 
 class IssueIn(Schema):
-    label: str = ""
-    valid_days: int | None = None
+    label: Text = ""
+    valid_days: DbInt | None = None
 
 
 class RotateIn(Schema):
-    overlap_hours: int = 0
-    valid_days: int | None = None
+    overlap_hours: DbInt = 0
+    valid_days: DbInt | None = None
 
 
 class CredentialOut(Schema):
@@ -145,19 +147,19 @@ def register_system(request, body: SystemIn):
 
 
 @router.get("/systems/{system_id}", response=SystemDetail, summary="应用系统详情与凭证")
-def get_system(request, system_id: int):
+def get_system(request, system_id: DbInt):
     return system_detail(selectors.get_system(request.auth, system_id))
 
 
 @router.post("/systems/{system_id}/disable", response=SystemDetail, summary="停用应用系统")
-def disable_system(request, system_id: int, body: ReasonIn | None = None):
+def disable_system(request, system_id: DbInt, body: ReasonIn | None = None):
     s = selectors.get_system(request.auth, system_id)
     services.disable_client(request.auth, s, body.reason if body else "")
     return system_detail(selectors.get_system(request.auth, system_id))
 
 
 @router.post("/systems/{system_id}/enable", response=SystemDetail, summary="启用应用系统")
-def enable_system(request, system_id: int):
+def enable_system(request, system_id: DbInt):
     services.enable_client(request.auth, selectors.get_system(request.auth, system_id))
     return system_detail(selectors.get_system(request.auth, system_id))
 
@@ -167,7 +169,7 @@ def enable_system(request, system_id: int):
     response={201: IssuedOut},
     summary="签发凭证（令牌明文仅在此响应中出现一次）",
 )
-def issue(request, system_id: int, body: IssueIn, response: HttpResponse):
+def issue(request, system_id: DbInt, body: IssueIn, response: HttpResponse):
     s = selectors.get_system(request.auth, system_id)
     credential, token = services.issue_credential(request.auth, s, body.label, body.valid_days)
     return _issued(response, credential, token)
@@ -178,14 +180,14 @@ def issue(request, system_id: int, body: IssueIn, response: HttpResponse):
     response={201: IssuedOut},
     summary="轮换凭证（新令牌仅显示一次；旧凭证在过渡期后失效）",
 )
-def rotate(request, credential_id: int, body: RotateIn, response: HttpResponse):
+def rotate(request, credential_id: DbInt, body: RotateIn, response: HttpResponse):
     c = selectors.get_credential(request.auth, credential_id)
     credential, token = services.rotate_credential(request.auth, c, body.overlap_hours, body.valid_days)
     return _issued(response, credential, token)
 
 
 @router.post("/credentials/{credential_id}/revoke", response=CredentialOut, summary="吊销凭证")
-def revoke(request, credential_id: int, body: RevokeIn):
+def revoke(request, credential_id: DbInt, body: RevokeIn):
     c = selectors.get_credential(request.auth, credential_id)
     services.revoke_credential(request.auth, c, body.reason)
     return credential_out(selectors.get_credential(request.auth, credential_id))

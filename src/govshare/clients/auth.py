@@ -42,7 +42,12 @@ def authenticate_token(raw: str, now: dt.datetime | None = None) -> Credential:
     if parsed is None:
         raise _invalid()
     prefix, secret = parsed
-    credential = _by_prefix(prefix)
+    return accept(_by_prefix(prefix), secret, now)
+
+
+def accept(credential: Credential | None, secret: str, now: dt.datetime | None = None) -> Credential:
+    """The checks on the credential found by the token's prefix (None: no such prefix): the secret,
+    revocation, expiry, the system's and its department's status; then `last_used_at`."""
     if credential is None or not tokens.secret_matches(secret, credential.secret_hash):
         raise _invalid()
     now = now or timezone.now()
@@ -69,13 +74,34 @@ _DEPT = ("id", "name", "short_name", "uscc", "is_active")
 
 
 @cache
-def _by_prefix_sql() -> str:
+def credential_sql() -> tuple[str, str]:
+    """(columns, FROM … JOIN …) of the credential with its client system and department, aliased c, s, d:
+    the lookup by prefix, and the delivery gate's one query, which adds its own joins to it."""
     return (
-        f"SELECT {rawsql.columns('c', Credential, _CRED)}, {rawsql.columns('s', ClientSystem, _CLIENT)}, "
-        f"{rawsql.columns('d', Department, _DEPT)} FROM {Credential._meta.db_table} c "
-        f"JOIN {ClientSystem._meta.db_table} s ON s.id = c.client_id "
-        f"JOIN {Department._meta.db_table} d ON d.id = s.department_id WHERE c.prefix = %s"
+        f"{rawsql.columns('c', Credential, _CRED)}, {rawsql.columns('s', ClientSystem, _CLIENT)}, "
+        f"{rawsql.columns('d', Department, _DEPT)}",
+        f"FROM {Credential._meta.db_table} c JOIN {ClientSystem._meta.db_table} s ON s.id = c.client_id "
+        f"JOIN {Department._meta.db_table} d ON d.id = s.department_id",
     )
+
+
+CREDENTIAL_WIDTH = len(_CRED) + len(_CLIENT) + len(_DEPT)  # values of credential_sql()'s columns
+
+
+def credential_from(row, wrapper=None) -> Credential:
+    """The credential, its client system and department from the first CREDENTIAL_WIDTH values of a row."""
+    a, b = len(_CRED), len(_CRED) + len(_CLIENT)
+    credential = rawsql.build(Credential, _CRED, row[:a], wrapper)
+    client = rawsql.build(ClientSystem, _CLIENT, row[a:b], wrapper)
+    rawsql.relate(client, "department", rawsql.build(Department, _DEPT, row[b:CREDENTIAL_WIDTH], wrapper))
+    rawsql.relate(credential, "client", client)
+    return credential
+
+
+@cache
+def _by_prefix_sql() -> str:
+    columns, joins = credential_sql()
+    return f"SELECT {columns} {joins} WHERE c.prefix = %s"
 
 
 def _by_prefix(prefix: str) -> Credential | None:
@@ -83,14 +109,7 @@ def _by_prefix(prefix: str) -> Credential | None:
     with connection.cursor() as cur:
         cur.execute(_by_prefix_sql(), [prefix])
         row = cur.fetchone()
-    if row is None:
-        return None
-    a, b = len(_CRED), len(_CRED) + len(_CLIENT)
-    credential = rawsql.build(Credential, _CRED, row[:a])
-    client = rawsql.build(ClientSystem, _CLIENT, row[a:b])
-    client.department = rawsql.build(Department, _DEPT, row[b:])
-    credential.client = client
-    return credential
+    return credential_from(row) if row is not None else None
 
 
 def _touch(credential: Credential, now: dt.datetime) -> None:
@@ -115,9 +134,14 @@ class ClientBearer(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Credential:
         credential = authenticate_token(token)
+        self.attach(request, credential)
+        return credential
+
+    @staticmethod
+    def attach(request: HttpRequest, credential: Credential) -> None:
+        """What an accepted credential leaves on the request (also for the delivery API's fast routes)."""
         request.client_system = credential.client
         request.credential = credential
         request_id = getattr(request, "audit_request_id", None)
         if request_id:
             audit.bind_request(request_id, request.META.get("REMOTE_ADDR", ""), credential.client.code)
-        return credential

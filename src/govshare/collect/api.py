@@ -15,22 +15,24 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from govshare.apiauth import PersonSession
+from govshare.audit import services as audit
 from govshare.catalog.models import Resource
 from govshare.catalog.selectors import get_resource
 from govshare.clients.auth import ClientBearer
 from govshare.collect import selectors, services
 from govshare.collect.models import Batch, BatchStatus
 from govshare.errors import DomainError, NotFound
+from govshare.security.inputs import DbInt, JsonObject, Text, form_text
 
 router = Router(tags=["数据归集"], auth=[ClientBearer(), PersonSession()])
 ERRORS_IN_RESPONSE = 100
 
 
 class RecordsIn(Schema):
-    mode: str = "upsert"
+    mode: Text = "upsert"
     accept_valid: bool = False
-    upserts: list[dict[str, Any]] = []
-    deletes: list[str] = []
+    upserts: list[JsonObject] = []
+    deletes: list[Text] = []
 
 
 class ProblemOut(Schema):
@@ -137,7 +139,7 @@ def _caller(request) -> dict:
     return {"client": client} if client is not None else {"actor": request.auth}
 
 
-def _resource(request, cls: str, seq: str) -> Resource:
+def _resource(request, cls: Text, seq: Text) -> Resource:
     client = getattr(request, "client_system", None)
     if client is not None:
         resource = Resource.objects.filter(code=f"{cls}/{seq}").first()
@@ -168,7 +170,7 @@ def _answer(outcome: services.Outcome):
     response={200: BatchOut, 201: BatchOut},
     summary="推送一批记录（新增、更新、删除；整批原子，幂等）",
 )
-def push_records(request, cls: str, seq: str, body: RecordsIn):
+def push_records(request, cls: Text, seq: Text, body: RecordsIn):
     resource = _resource(request, cls, seq)
     outcome = services.load_rows(
         resource,
@@ -190,10 +192,10 @@ def push_records(request, cls: str, seq: str, body: RecordsIn):
 )
 def upload_file(
     request,
-    cls: str,
-    seq: str,
+    cls: Text,
+    seq: Text,
     file: File[UploadedFile],
-    mode: Form[str] = "upsert",
+    mode: str = form_text("upsert"),
     accept_valid: Form[bool] = False,
 ):
     from govshare.collect.models import BatchSource
@@ -212,7 +214,7 @@ def upload_file(
     return _answer(outcome)
 
 
-def _own_resource(request, cls: str, seq: str) -> Resource:
+def _own_resource(request, cls: Text, seq: Text) -> Resource:
     resource = _resource(request, cls, seq)
     if getattr(request, "client_system", None) is None:
         selectors.require_own(request.auth, resource)
@@ -220,15 +222,18 @@ def _own_resource(request, cls: str, seq: str) -> Resource:
 
 
 @router.get("/{cls}/{seq}/batches", response=list[BatchOut], summary="归集批次记录")
-def list_batches(request, cls: str, seq: str, limit: int = 50):
+def list_batches(request, cls: Text, seq: Text, limit: DbInt = 50):
     resource = _own_resource(request, cls, seq)
-    return [batch_out(b, with_errors=False) for b in selectors.batches_for(resource)[: min(limit, 500)]]
+    return [
+        batch_out(b, with_errors=False) for b in selectors.batches_for(resource)[: max(1, min(limit, 500))]
+    ]
 
 
 @router.get("/{cls}/{seq}/records", response=ChangesOut, summary="本部门已归集的记录（按变更序号增量读取）")
-def list_records(request, cls: str, seq: str, cursor: int = 0, limit: int = 100):
+def list_records(request, cls: Text, seq: Text, cursor: DbInt = 0, limit: DbInt = 100):
     resource = _own_resource(request, cls, seq)
     recs = selectors.changes(resource, after=max(cursor, 0), limit=max(1, min(limit, 1000)))
+    _read_event(request, resource, len(recs), cursor=cursor)
     s = selectors.series(resource)
     return dict(
         records=[_rec(r) for r in recs],
@@ -242,10 +247,26 @@ def _rec(r) -> dict:
 
 
 @router.get("/{cls}/{seq}/records/{key}", response=RecordDetailOut, summary="一条记录及其历史值")
-def get_record(request, cls: str, seq: str, key: str):
+def get_record(request, cls: Text, seq: Text, key: Text):
     resource = _own_resource(request, cls, seq)
     rec = selectors.record(resource, key)
-    return _rec(rec) | {"history": [_rec(h) for h in selectors.history(resource, key)]}
+    past = selectors.history(resource, key)
+    _read_event(request, resource, 1 + len(past), record=rec.seq)
+    return _rec(rec) | {"history": [_rec(h) for h in past]}
+
+
+def _read_event(request, resource: Resource, rows: int, **detail) -> None:
+    """The provider reading its own records back is a data read like any other (R-SEC-05)."""
+    client = getattr(request, "client_system", None)
+    audit.record(
+        "collect.records.read",
+        actor=None if client else request.auth,
+        department=client.department if client else None,
+        object=resource,
+        client_system=client.name if client else "",
+        detail={"resource": resource.code, "rows": rows, **detail},
+        request=request,
+    )
 
 
 def _batch(request, batch_id: int) -> Batch:
@@ -259,12 +280,12 @@ def _batch(request, batch_id: int) -> Batch:
 
 
 @router.get("/batches/{batch_id}", response=BatchOut, summary="批次结果与问题明细（前 100 条）")
-def get_batch(request, batch_id: int):
+def get_batch(request, batch_id: DbInt):
     return batch_out(_batch(request, batch_id))
 
 
 @router.get("/batches/{batch_id}/report.csv", summary="问题明细（CSV，UTF-8 带 BOM）")
-def report_csv(request, batch_id: int):
+def report_csv(request, batch_id: DbInt):
     b = _batch(request, batch_id)
     resp = HttpResponse(selectors.report_csv(b), content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f'attachment; filename="batch-{b.pk}-report.csv"'
@@ -272,7 +293,7 @@ def report_csv(request, batch_id: int):
 
 
 @router.get("/batches/{batch_id}/report.xlsx", summary="问题明细（xlsx）")
-def report_xlsx(request, batch_id: int):
+def report_xlsx(request, batch_id: DbInt):
     b = _batch(request, batch_id)
     resp = HttpResponse(
         selectors.report_xlsx(b),

@@ -6,11 +6,13 @@ from ninja import Router, Schema
 
 from govshare.catalog.selectors import can_see_resource
 from govshare.catalog.selectors import get_resource as get_catalog_resource
+from govshare.security.inputs import DbInt, Text
 
 from . import elements
 from .models import CaseStatus
 
 router = Router(tags=["数据元"])
+MAX_PAGE = 1_000_000
 
 
 class SourceOut(Schema):
@@ -46,7 +48,7 @@ def source_out(s) -> dict:
 
 
 @router.get("", response=list[ElementOut], summary="数据元目录（q= 按名称、同义名称、标识检索）")
-def list_elements(request, q: str = ""):
+def list_elements(request, q: Text = ""):
     found = elements.search_elements(q)
     sources = elements.sources_by_element(found)
     return [
@@ -65,7 +67,7 @@ def list_elements(request, q: str = ""):
     ]
 
 
-class CaseValueOut(Schema):
+class CoordinationValueOut(Schema):
     resource: str
     resource_name: str = ""
     item: str = ""
@@ -73,12 +75,12 @@ class CaseValueOut(Schema):
     value: str | None
 
 
-class CaseOut(Schema):
+class CoordinationCaseOut(Schema):
     id: int
     element_code: str
     element_name: str
     key: str
-    values: list[CaseValueOut]
+    values: list[CoordinationValueOut]
     departments: list[str]
     status: str
     opened_at: dt.datetime
@@ -102,50 +104,56 @@ def case_out(c) -> dict:
 
 
 @router.get(
-    "/cases", response=list[CaseOut], summary="多元校核协调事项（本部门；主管部门为全部，已提请者在前）"
+    "/cases",
+    response=list[CoordinationCaseOut],
+    summary="多元校核协调事项（本部门；主管部门为全部，已提请者在前）",
 )
-def list_cases(request, status: CaseStatus | None = None, page: int = 1):
+def list_cases(request, status: CaseStatus | None = None, page: DbInt = 1):
     size = 100
-    page = max(page, 1)
+    page = max(1, min(page, MAX_PAGE))  # an offset past any real list, not a database error
     qs = elements.cases_for(request.auth, status or "")[(page - 1) * size : page * size]
     return [case_out(c) for c in qs]
 
 
 class ResolveIn(Schema):
-    resolution: str
+    resolution: Text
 
 
 class EscalateIn(Schema):
-    reason: str
+    reason: Text
 
 
-@router.post("/cases/{case_id}/resolve", response=CaseOut, summary="办结协调事项")
-def resolve(request, case_id: int, body: ResolveIn):
+@router.post("/cases/{case_id}/resolve", response=CoordinationCaseOut, summary="办结协调事项")
+def resolve(request, case_id: DbInt, body: ResolveIn):
     case = elements.resolve_case(request.auth, elements.get_case(request.auth, case_id), body.resolution)
     return case_out(elements.get_case(request.auth, case.pk))
 
 
-@router.post("/cases/{case_id}/escalate", response=CaseOut, summary="提请主管部门协调（R-COL-06, R-ORG-05）")
-def escalate(request, case_id: int, body: EscalateIn):
+@router.post(
+    "/cases/{case_id}/escalate",
+    response=CoordinationCaseOut,
+    summary="提请主管部门协调（R-COL-06, R-ORG-05）",
+)
+def escalate(request, case_id: DbInt, body: EscalateIn):
     case = elements.escalate_case(request.auth, elements.get_case(request.auth, case_id), body.reason)
     return case_out(elements.get_case(request.auth, case.pk))
 
 
 class OverrideIn(Schema):
-    reason: str
+    reason: Text
 
 
 @router.post(
     "/sources/{source_id}/override", response=SourceOut, summary="确认多源登记（一数一源，R-COL-02）"
 )
-def override(request, source_id: int, body: OverrideIn):
+def override(request, source_id: DbInt, body: OverrideIn):
     source = elements.override_source(request.auth, elements.get_source(source_id), body.reason)
     return source_out(source)
 
 
 class DuplicatesIn(Schema):
-    items: list[str]
-    exclude_resource: str = ""
+    items: list[Text]
+    exclude_resource: Text = ""
 
 
 class DuplicateResourceOut(Schema):

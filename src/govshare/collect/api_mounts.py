@@ -1,14 +1,14 @@
 """Mounted documents and provider interfaces over the API (R-CAT-16, R-SHARE-15); thin over collect.mounts."""
 
 import datetime as dt
-from typing import Any
 
-from ninja import File, Form, Router, Schema
+from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from govshare.catalog import selectors as catalog_selectors
 from govshare.catalog.models import MountKind
+from govshare.security.inputs import DbInt, JsonObject, Text, form_text
 
 from . import mounts
 from .models import MountedFile, ProviderInterface
@@ -65,10 +65,10 @@ class MountOut(Schema):
 
 
 class InterfaceIn(Schema):
-    url: str
-    method: str = "GET"
-    openapi: dict[str, Any]
-    note: str = ""
+    url: Text
+    method: Text = "GET"
+    openapi: JsonObject
+    note: Text = ""
 
 
 def file_out(mf: MountedFile) -> dict:
@@ -105,7 +105,7 @@ def interface_out(pi: ProviderInterface) -> dict:
 
 
 @router.get("/{cls}/{seq}", response=MountOut, summary="挂接状态与版本（文件、接口、库表）")
-def mount_detail(request, cls: str, seq: str):
+def mount_detail(request, cls: Text, seq: Text):
     user = request.auth
     r = catalog_selectors.get_resource(user, f"{cls}/{seq}")
     status = mounts.mount_status(r)
@@ -132,14 +132,14 @@ def mount_detail(request, cls: str, seq: str):
 
 
 @router.post("/{cls}/{seq}/files", response={201: FileOut}, summary="上传挂接文件（新版本）")
-def upload_file(request, cls: str, seq: str, file: File[UploadedFile], note: Form[str] = ""):
+def upload_file(request, cls: Text, seq: Text, file: File[UploadedFile], note: str = form_text("")):
     r = catalog_selectors.get_resource(request.auth, f"{cls}/{seq}")
     mf = mounts.upload_file(request.auth, r, file, file.name or "", note)
     return Status(201, file_out(mf))
 
 
 @router.get("/files/{file_id}/content", summary="下载挂接文件（提供部门和数据主管部门）")
-def file_content(request, file_id: int):
+def file_content(request, file_id: DbInt):
     from .views_mounts import file_response
 
     mf, fh = mounts.open_file(request.auth, file_id)
@@ -147,7 +147,7 @@ def file_content(request, file_id: int):
 
 
 @router.post("/{cls}/{seq}/interfaces", response={201: InterfaceOut}, summary="登记提供部门接口（新版本）")
-def register_interface(request, cls: str, seq: str, body: InterfaceIn):
+def register_interface(request, cls: Text, seq: Text, body: InterfaceIn):
     r = catalog_selectors.get_resource(request.auth, f"{cls}/{seq}")
     pi = mounts.register_interface(request.auth, r, body.url, body.method, body.openapi, body.note)
     return Status(201, interface_out(pi))

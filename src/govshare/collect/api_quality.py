@@ -5,6 +5,8 @@ import datetime as dt
 
 from ninja import Router, Schema
 
+from govshare.security.inputs import Text
+
 from . import quality
 
 router = Router(tags=["数据质量"])
@@ -48,12 +50,12 @@ class DepartmentQualityOut(Schema):
 
 
 @router.get("/resources/{cls}/{seq}", response=ResourceQualityOut, summary="资源数据质量（最近一次测量）")
-def resource_quality(request, cls: str, seq: str):
+def resource_quality(request, cls: Text, seq: Text):
     r = quality.get_table_resource(request.auth, f"{cls}/{seq}")
     return quality.resource_quality(r).as_dict()
 
 
 @router.get("/departments", response=list[DepartmentQualityOut], summary="各部门数据质量（最差在前）")
-def departments(request, sort: str = "worst"):
+def departments(request, sort: Text = "worst"):
     quality.require_view_all(request.auth)
     return quality.department_table(sort=sort)

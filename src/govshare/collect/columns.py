@@ -31,6 +31,7 @@ class ItemSpec:
     indexed: bool = False
     enum: tuple[str, ...] = ()
     check: str = ""  # "" | ric | uscc | region | mobile
+    sensitive: bool = False
 
 
 @dataclass
@@ -50,6 +51,8 @@ class CheckedBatch:
     json: list  # canonical JSON text per row
     bad_rows: set = field(default_factory=set)
     problems: list = field(default_factory=list)
+    stored: list | None = None  # the JSON as stored, when sensitive items are sealed (else `json`)
+    stored_keys: list | None = None  # the keys as stored, when the primary item is sealed (else `keys`)
 
 
 _INT = r"^[+-]?\d{1,18}$"
@@ -149,12 +152,19 @@ def _identifier_failures(col: pa.Array, check: str, today: date | None):
                 yield i, v, r
 
 
-def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None = None) -> CheckedBatch:
-    """Check every value of every row; rows with any problem are in `bad_rows`."""
+def check_batch(
+    batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None = None, sealer=None
+) -> CheckedBatch:
+    """Check every value of every row; rows with any problem are in `bad_rows`.
+
+    `sealer` (security.fields.Sealer) seals the sensitive items' JSON literals for storage; the digest
+    is still taken over the plain JSON, so a key rotation does not make unchanged rows look changed.
+    """
     n = batch.num_rows
     names = set(batch.schema.names)
     problems: list[Problem] = []
     fragments: list = []
+    literals: dict[int, pa.Array] = {}  # fragment position → a sensitive item's plain literal
     key_col = None
 
     def report(mask, col, code, message_for):
@@ -250,6 +260,8 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
             key_col = col
         sep = "{" if pos == 0 else ","
         fragments.append(f"{sep}{json.dumps(spec.code, ensure_ascii=False)}:")
+        if spec.sensitive and sealer:
+            literals[len(fragments)] = literal
         fragments.append(pc.fill_null(literal, "null"))
 
     if not specs:
@@ -257,4 +269,13 @@ def check_batch(batch: pa.RecordBatch, specs: list[ItemSpec], today: date | None
     else:
         rows = pc.binary_join_element_wise(*fragments, "}", "").to_pylist()
     keys = key_col.to_pylist() if key_col is not None else [None] * n
-    return CheckedBatch(n, keys, rows, {p.row for p in problems}, problems)
+    out = CheckedBatch(n, keys, rows, {p.row for p in problems}, problems)
+    if literals:
+        out.stored_keys = sealer.stored_keys(keys) if sealer.primary_sealed else None
+        stored_keys = out.stored_keys or keys
+        for pos, literal in literals.items():
+            code = specs[(pos - 1) // 2].code
+            tokens = sealer.seal_literals(code, literal.to_pylist(), stored_keys)
+            fragments[pos] = pc.fill_null(_quoted(pa.array(tokens, pa.string())), "null")
+        out.stored = pc.binary_join_element_wise(*fragments, "}", "").to_pylist()
+    return out

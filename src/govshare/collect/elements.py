@@ -618,7 +618,12 @@ def after_load(resource: Resource, batch_id: int) -> dict:
     pairs = 0
     new: dict[tuple[int, str], dict] = {}
     touched: set[Department] = set()
+    sealed = 0
     for element_id, code, other in _pairs(resource):
+        if _sealed(resource.pk, code) or _sealed(other.resource_id, other.item_code):
+            # Sealed values differ per record by design; comparing them needs both opened (R-SEC-04).
+            sealed += 1
+            continue
         pairs += 1
         rows = _differing(
             resource.pk, other.resource_id, batch_id, element_id, code, other.item_code, max(remaining, 1)
@@ -694,7 +699,16 @@ def after_load(resource: Resource, batch_id: int) -> dict:
             + (f"另有 {beyond} 处超出本次上限，将在后续归集时继续建立。" if beyond else ""),
             link="/elements/cases/",
         )
-    return {"opened": len(new), "beyond_cap": beyond, "pairs": pairs}
+    return {"opened": len(new), "beyond_cap": beyond, "pairs": pairs, "sealed_pairs": sealed}
+
+
+def _sealed(resource_id: int, code: str) -> bool:
+    """Is the item, or the key it is compared by, stored sealed?"""
+    return (
+        InfoItem.objects.filter(resource_id=resource_id, is_sensitive=True)
+        .filter(Q(code=code) | Q(is_primary=True))
+        .exists()
+    )
 
 
 def _lock_case(case: CoordinationCase) -> CoordinationCase:

@@ -49,6 +49,7 @@ def specs_for(resource) -> list[ItemSpec]:
                 indexed=item.is_indexed,
                 enum=enum_values(item.enum_values),
                 check=check,
+                sensitive=item.is_sensitive,
             )
         )
     return specs

@@ -118,6 +118,11 @@ class Series(models.Model):
     last_loaded_at = models.DateTimeField("最近归集时间", null=True, blank=True)
     last_changed_at = models.DateTimeField("最近变化时间", null=True, blank=True)
     indexed_items = models.JSONField("已建索引的检索项", default=list, blank=True)
+    # Sealing (R-SEC-04): the catalog version the stored rows are sealed for, and whether keys are blinded.
+    # A publish that changes the 敏感 marks sets `reseal_pending`; loads wait until re-sealing clears it.
+    sealed_version = models.PositiveIntegerField("加密对应目录版本", default=0)
+    keys_sealed = models.BooleanField("主键已盲化", default=False)
+    reseal_pending = models.BooleanField("待重新加密", default=False)
 
     class Meta:
         verbose_name = "归集状态"

@@ -8,6 +8,7 @@ from govshare import tables
 from govshare.catalog.models import Resource
 from govshare.collect.models import Batch, BatchError, Record, RecordHistory, Series
 from govshare.errors import NotFound, PermissionDenied
+from govshare.security import fields
 
 REPORT_COLUMNS = ("行号", "信息项", "信息项代码", "值", "问题代码", "原因")
 
@@ -34,24 +35,48 @@ def batches_for(resource: Resource) -> QuerySet[Batch]:
     return Batch.objects.filter(resource=resource).select_related("actor").order_by("-id")
 
 
+def opened(resource: Resource, recs: list) -> list:
+    """The provider's own records with sensitive items opened and the key as written (R-SEC-04).
+
+    Records and history rows come back with `data` opened and `key` the primary item's value; a
+    tombstone of a blinded key keeps the stored index (it has no data to read the value from)."""
+    sealer = fields.sealer_for(resource)
+    if not sealer:
+        return recs
+    for r in recs:
+        stored = r.key
+        r.data = sealer.open(stored, r.data)
+        if sealer.primary_sealed and r.data:
+            r.key = str(r.data.get(sealer.primary, stored))
+    return recs
+
+
 def changes(resource: Resource, after: int = 0, limit: int = 100) -> list[Record]:
     """Records changed after sequence `after`, tombstones included, oldest change first."""
-    return list(Record.objects.filter(resource=resource, seq__gt=after).order_by("seq")[:limit])
+    return opened(
+        resource, list(Record.objects.filter(resource=resource, seq__gt=after).order_by("seq")[:limit])
+    )
 
 
 def record(resource: Resource, key: str) -> Record:
-    rec = Record.objects.filter(resource=resource, key=key).first()
+    stored = fields.sealer_for(resource).stored_key(key)
+    rec = Record.objects.filter(resource=resource, key=stored).first()
     if rec is None:
         raise NotFound("record_not_found", "没有这条记录")
-    return rec
+    return opened(resource, [rec])[0]
 
 
 def history(resource: Resource, key: str) -> list[RecordHistory]:
-    return list(RecordHistory.objects.filter(resource=resource, key=key).order_by("-seq"))
+    stored = fields.sealer_for(resource).stored_key(key)
+    return opened(
+        resource, list(RecordHistory.objects.filter(resource=resource, key=stored).order_by("-seq"))
+    )
 
 
 def latest_records(resource: Resource, limit: int = 20) -> list[Record]:
-    return list(Record.objects.filter(resource=resource, deleted=False).order_by("-seq")[:limit])
+    return opened(
+        resource, list(Record.objects.filter(resource=resource, deleted=False).order_by("-seq")[:limit])
+    )
 
 
 def _report_rows(batch: Batch):

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from govshare.security import fieldcrypt
+
 # Staged row states: as sent (delete / upsert), then as classified against the stored record.
 OP_DELETE, OP_UPSERT, OP_UNCHANGED, OP_CHANGE, OP_REVIVE, OP_GONE = 0, 1, 2, 3, 4, 5
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9_]{1,60}$")
@@ -49,6 +51,15 @@ def value_sql(code: str, alias: str = "") -> tuple[str, list]:
     if escaped == raw:
         return f"json_extract({col}, %s)", [escaped]
     return f"COALESCE(json_extract({col}, %s), json_extract({col}, %s))", [escaped, raw]
+
+
+SEALED = "!sealed"  # marks a sensitive lookup item in Series.indexed_items: indexed by its blind prefix
+
+
+def lookup_sql(code: str, sealed: bool = False) -> str:
+    """The indexed expression of a lookup item; a sealed one is looked up by its token's blind prefix."""
+    expr = json_path(code)
+    return f"substr({expr}, 1, {len(fieldcrypt.PREFIX) + fieldcrypt.BLIND_LEN})" if sealed else expr
 
 
 def index_name(resource_id: int, code: str) -> str:
@@ -118,14 +129,15 @@ def ensure_indexes(resource_id: int, codes: Iterable[str]) -> list[str]:
             # PostgreSQL refuses CREATE INDEX on a table with deferred foreign-key checks still pending in
             # this transaction (rows written earlier in it): run those checks now, then defer again.
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for code in codes:
+        for entry in codes:
+            code, sealed = entry.removesuffix(SEALED), entry.endswith(SEALED)
             if not _SAFE_CODE.match(code):
                 continue
             cur.execute(
-                f"CREATE INDEX IF NOT EXISTS {index_name(resource_id, code)} "
-                f"ON collect_record ({json_path(code)}) WHERE resource_id = {int(resource_id)}"
+                f"CREATE INDEX IF NOT EXISTS {index_name(resource_id, entry)} "
+                f"ON collect_record ({lookup_sql(code, sealed)}) WHERE resource_id = {int(resource_id)}"
             )
-            made.append(code)
+            made.append(entry)
         if _pg():
             cur.execute("SET CONSTRAINTS ALL DEFERRED")
     return made

@@ -52,6 +52,13 @@ def index(request):
     return render(request, "collect/index.html", {"rows": rows, "mounted": others})
 
 
+def _preview_value(item, value):
+    if value is None or not item.is_sensitive:
+        return value
+    text = str(value)
+    return text[:1] + "*" * max(len(text) - 2, 1) + text[-1:] if len(text) > 2 else "*" * len(text)
+
+
 @login_required
 def resource_page(request, cls, seq):
     resource = _resource(request, cls, seq)
@@ -59,7 +66,8 @@ def resource_page(request, cls, seq):
         return _upload(request, resource)
     items = list(resource.items.order_by("position"))
     records = selectors.latest_records(resource, 20)
-    preview = [[(r.data or {}).get(it.code) for it in items] for r in records]
+    # Sensitive items show masked even to their provider: the page is a preview, not a delivery.
+    preview = [[_preview_value(it, (r.data or {}).get(it.code)) for it in items] for r in records]
     return render(
         request,
         "collect/resource.html",

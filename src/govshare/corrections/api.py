@@ -19,6 +19,7 @@ from govshare.apiauth import PersonSession
 from govshare.catalog.selectors import get_resource
 from govshare.errors import NotFound
 from govshare.orgs.models import Role
+from govshare.security.inputs import DbInt, Text, form_text
 from govshare.sharing.models import Grant
 from govshare.supervision.models import Obligation
 from govshare.supervision.schemas import DeadlineOut, deadline_out
@@ -43,31 +44,31 @@ MAX_LIMIT = 500
 
 
 class DispatchIn(Schema):
-    analysis: str = ""
+    analysis: Text = ""
     forward: bool = True
 
 
 class DecideIn(Schema):
     correct: bool
-    note: str = ""
+    note: Text = ""
 
 
-class CloseIn(Schema):
+class CloseTicketIn(Schema):
     partly: bool = False
-    note: str = ""
+    note: Text = ""
 
 
 class ExtensionIn(Schema):
-    working_days: int
-    reason: str = ""
+    working_days: DbInt
+    reason: Text = ""
 
 
 class NoteIn(Schema):
-    note: str = ""
+    note: Text = ""
 
 
 class ReasonIn(Schema):
-    reason: str = ""
+    reason: Text = ""
 
 
 class ErrorOut(Schema):
@@ -184,7 +185,7 @@ def ticket_out(user, t: CorrectionTicket, due_on=None) -> dict:
         reporter=_person(t.reporter),
         reporter_client=t.reporter_client.code if t.reporter_client_id else "",
         record_label=t.record_label,
-        record_key=t.record_key if _sees_key(user, t) else None,
+        record_key=selectors.key_as_written(t) if _sees_key(user, t) else None,
         items=list(t.items or []),
         description=t.description,
         suggestion=t.suggestion,
@@ -325,7 +326,9 @@ def _grant(user, number: str) -> Grant | None:
 
 
 @router.get("", response=list[TicketOut], summary="疑义纠错（本部门提出的、向本部门提出的；主管部门看全部）")
-def list_tickets(request, view: str = "", status: str = "", before: int | None = None, limit: int = 100):
+def list_tickets(
+    request, view: Text = "", status: Text = "", before: DbInt | None = None, limit: DbInt = 100
+):
     """`view=mine`: raised by my department; `view=inbox`: waiting for me. Newest first (cursor `before`)."""
     user = request.auth
     qs = _tickets(user)
@@ -348,14 +351,14 @@ def list_tickets(request, view: str = "", status: str = "", before: int | None =
 )
 def raise_ticket(
     request,
-    resource: Form[str],
-    description: Form[str] = "",
-    scope: Form[str] = TicketScope.RECORD,
-    record_key: Form[str] = "",
-    ref: Form[str] = "",
-    grant: Form[str] = "",
-    items: Form[list[str]] = None,
-    suggestion: Form[str] = "",
+    resource: Form[Text],
+    description: str = form_text(""),
+    scope: str = form_text(TicketScope.RECORD),
+    record_key: str = form_text(""),
+    ref: str = form_text(""),
+    grant: str = form_text(""),
+    items: Form[list[Text]] = None,
+    suggestion: str = form_text(""),
     evidence: File[list[UploadedFile]] = None,
 ):
     """A record is named by its key (`record_key`) or by the `ref` a delivery response gave for it."""
@@ -377,12 +380,12 @@ def raise_ticket(
 
 
 @router.get("/{ticket_id}", response=TicketDetailOut, summary="疑义详情：办理经过、佐证材料、延期与时限")
-def get_ticket(request, ticket_id: int):
+def get_ticket(request, ticket_id: DbInt):
     return ticket_detail(request.auth, _fetch(request.auth, ticket_id))
 
 
 @router.post("/{ticket_id}/accept", response=TicketDetailOut, summary="主管部门受理（转技术服务单位分析）")
-def accept_ticket(request, ticket_id: int, body: NoteIn):
+def accept_ticket(request, ticket_id: DbInt, body: NoteIn):
     t = _fetch(request.auth, ticket_id)
     return ticket_detail(request.auth, services.accept_ticket(request.auth, t, body.note))
 
@@ -392,7 +395,7 @@ def accept_ticket(request, ticket_id: int, body: NoteIn):
     response=TicketDetailOut,
     summary="技术服务单位分析：分发至数据生产部门（forward=true）或作非数据问题办结",
 )
-def dispatch_ticket(request, ticket_id: int, body: DispatchIn):
+def dispatch_ticket(request, ticket_id: DbInt, body: DispatchIn):
     t = _fetch(request.auth, ticket_id)
     t = services.dispatch_ticket(request.auth, t, analysis=body.analysis, forward=body.forward)
     return ticket_detail(request.auth, t)
@@ -403,14 +406,14 @@ def dispatch_ticket(request, ticket_id: int, body: DispatchIn):
     response=TicketDetailOut,
     summary="提供部门核校：确有错误将更正（correct=true）或数据无误",
 )
-def decide_ticket(request, ticket_id: int, body: DecideIn):
+def decide_ticket(request, ticket_id: DbInt, body: DecideIn):
     t = _fetch(request.auth, ticket_id)
     t = services.decide_ticket(request.auth, t, correct=body.correct, note=body.note)
     return ticket_detail(request.auth, t)
 
 
 @router.post("/{ticket_id}/close", response=TicketDetailOut, summary="办结更正（更正后的记录须已汇聚到平台）")
-def close_ticket(request, ticket_id: int, body: CloseIn):
+def close_ticket(request, ticket_id: DbInt, body: CloseTicketIn):
     t = _fetch(request.auth, ticket_id)
     t = services.close_corrected(request.auth, t, partly=body.partly, note=body.note)
     return ticket_detail(request.auth, t)
@@ -419,14 +422,14 @@ def close_ticket(request, ticket_id: int, body: CloseIn):
 @router.post(
     "/{ticket_id}/extensions", response={201: TicketDetailOut}, summary="申请延长核校期限（须负责人批准）"
 )
-def request_extension(request, ticket_id: int, body: ExtensionIn):
+def request_extension(request, ticket_id: DbInt, body: ExtensionIn):
     t = _fetch(request.auth, ticket_id)
     services.request_extension(request.auth, t, working_days=body.working_days, reason=body.reason)
     return Status(201, ticket_detail(request.auth, t))
 
 
 @router.post("/{ticket_id}/extensions/{extension_id}/approve", response=TicketDetailOut, summary="批准延期")
-def approve_extension(request, ticket_id: int, extension_id: int, body: NoteIn):
+def approve_extension(request, ticket_id: DbInt, extension_id: DbInt, body: NoteIn):
     t = _fetch(request.auth, ticket_id)
     services.approve_extension(request.auth, _extension(t, extension_id), body.note)
     return ticket_detail(request.auth, t)
@@ -437,14 +440,14 @@ def approve_extension(request, ticket_id: int, extension_id: int, body: NoteIn):
     response=TicketDetailOut,
     summary="不批准延期（须说明理由）",
 )
-def refuse_extension(request, ticket_id: int, extension_id: int, body: NoteIn):
+def refuse_extension(request, ticket_id: DbInt, extension_id: DbInt, body: NoteIn):
     t = _fetch(request.auth, ticket_id)
     services.refuse_extension(request.auth, _extension(t, extension_id), body.note)
     return ticket_detail(request.auth, t)
 
 
 @router.post("/{ticket_id}/withdraw", response=TicketDetailOut, summary="提出部门撤回疑义")
-def withdraw_ticket(request, ticket_id: int, body: ReasonIn):
+def withdraw_ticket(request, ticket_id: DbInt, body: ReasonIn):
     t = _fetch(request.auth, ticket_id)
     return ticket_detail(request.auth, services.withdraw_ticket(request.auth, t, body.reason))
 
@@ -454,7 +457,7 @@ def withdraw_ticket(request, ticket_id: int, body: ReasonIn):
     response={200: None, 403: ErrorOut, 404: ErrorOut},
     summary="下载佐证材料（仅当事部门、主管部门与技术服务单位；每次下载留痕）",
 )
-def evidence_file(request, ticket_id: int, evidence_id: int):
+def evidence_file(request, ticket_id: DbInt, evidence_id: DbInt):
     user = request.auth
     t = _fetch(user, ticket_id)
     return services.evidence_response(services.read_evidence(user, t, evidence_id))

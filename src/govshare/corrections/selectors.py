@@ -88,3 +88,17 @@ def provider_counts() -> list[dict]:
         }
         for r in rows
     ]
+
+
+def key_as_written(ticket: CorrectionTicket) -> str:
+    """The disputed record's key as its provider writes it: a sealed primary item is stored blinded."""
+    from govshare.collect.models import Record
+    from govshare.security import fields
+
+    sealer = fields.sealer_for(ticket.resource)
+    if not ticket.record_key or not sealer.primary_sealed:
+        return ticket.record_key
+    data = Record.objects.filter(resource_id=ticket.resource_id, key=ticket.record_key).values_list(
+        "data", flat=True
+    )
+    return sealer.shown_key(ticket.record_key, next(iter(data), None)) or ticket.record_key

@@ -21,6 +21,7 @@ from govshare.errors import DomainError, IllegalTransition, NotFound, Permission
 from govshare.notifications.services import notify_departments
 from govshare.numbering import save_numbered
 from govshare.orgs.models import Department, DepartmentKind, Role
+from govshare.security import fields
 from govshare.sharing import masking, scope
 from govshare.sharing.models import Grant, GrantStatus
 from govshare.sharing.services import authority_for
@@ -209,6 +210,7 @@ def _reporter_grant(department: Department, resource: Resource, grant: Grant | N
 def _find_record(resource: Resource, grant: Grant, *, ref=None, key: str = "") -> Record:
     """The disputed record, located the way the reporter saw it: by its reference or its key, in scope."""
     query = Record.objects.filter(resource=resource, deleted=False)
+    sealer = fields.sealer_for(resource)
     if ref not in (None, ""):
         try:
             record = query.filter(pk=int(ref)).first()
@@ -227,11 +229,13 @@ def _find_record(resource: Resource, grant: Grant, *, ref=None, key: str = "") -
                     )
                 ]
             )
-        record = query.filter(key=key.strip()).first()
+        record = query.filter(key=sealer.stored_key(key.strip())).first()
     else:
         raise ValidationFailed(
             [_err("record_key", "记录", "required", "请给出有疑义的记录：主键值或记录编号")]
         )
+    if record is not None:
+        record.data = sealer.open(record.key, record.data)  # the label and the scope read plain values
     if record is None or not scope.compile_filter(grant.row_filter)(record.data):
         # a record outside the grant looks the same as a missing one
         raise NotFound("record_not_found", "在授权范围内未找到该记录")
@@ -244,6 +248,12 @@ def _record_label(resource: Resource, grant: Grant, record: Record) -> str:
         return f"记录 #{record.pk}"
     value = (record.data or {}).get(primary.code)
     fn = masking.compile_masks(grant.masks, grant.hash_salt).get(primary.code)
+    if fn is None and primary.is_sensitive:
+        # the label travels in notifications to every grant holder: a sensitive key is never shown whole
+        rule = masking.default_rule(primary.name)
+        fn = masking.compile_masks({primary.code: "keep:3:2" if rule == "plain" else rule}, "").get(
+            primary.code
+        )
     shown = fn(value) if fn is not None and value is not None else value
     return f"{primary.name} {shown}"[:300]
 
@@ -748,3 +758,14 @@ def evidence_response(evidence: Evidence):
     response = FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.name)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def follow_rekeyed_records(sender, resource, rekey, **kwargs) -> None:
+    """A 敏感 mark on the primary item changed how the resource's keys are stored: tickets follow, so
+    closing still finds the record and the 核校中 flag stays on it (R-CORR-05, R-CORR-07)."""
+    for ticket in CorrectionTicket.objects.filter(resource=resource, scope=TicketScope.RECORD).exclude(
+        record_key=""
+    ):
+        new = rekey(ticket.record_key)
+        if new != ticket.record_key:
+            CorrectionTicket.objects.filter(pk=ticket.pk).update(record_key=new)

@@ -116,7 +116,9 @@ def _default_tab(user, tabs: list[str]) -> str:
         return "queue"
     if (
         "todo" in tabs
-        and CorrectionTicket.objects.filter(provider_id=user.department_id, status__in=PROVIDER_INBOX).exists()
+        and CorrectionTicket.objects.filter(
+            provider_id=user.department_id, status__in=PROVIDER_INBOX
+        ).exists()
     ):
         return "todo"
     return tabs[0]

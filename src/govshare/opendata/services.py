@@ -24,11 +24,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from govshare.audit import services as audit
-from govshare.catalog.models import OpenType, Resource, ResourceStatus
+from govshare.catalog.models import InfoItem, OpenType, Resource, ResourceStatus
 from govshare.collect.models import Record
 from govshare.errors import DomainError, IllegalTransition, PermissionDenied, ValidationFailed
 from govshare.notifications.services import notify_departments
 from govshare.orgs.models import Role
+from govshare.security import fields
 from govshare.sharing import masking
 from govshare.sharing.services import authority_for
 
@@ -345,6 +346,13 @@ def _source_seq_of(version_id: int) -> int:
 
 def _write_csv(path: Path, resource_id: int, codes, masks, headers) -> tuple[int, list]:
     count, preview, last = 0, [], ""
+    # Opened here, then de-identified per the review: the open portal is a delivery like the gate's.
+    sealer = fields.sealer_from(
+        resource_id,
+        InfoItem.objects.filter(resource_id=resource_id).values_list(
+            "code", "is_primary", "is_indexed", "is_sensitive"
+        ),
+    )
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(headers)
@@ -356,7 +364,8 @@ def _write_csv(path: Path, resource_id: int, codes, masks, headers) -> tuple[int
             )
             if not batch:
                 break
-            for _, data in batch:
+            for key, data in batch:
+                data = sealer.open(key, data) if sealer else data
                 row = []
                 for code in codes:
                     value = (data or {}).get(code)

@@ -172,17 +172,35 @@ def check_audit_keys(app_configs=None, **kwargs):
 
 @register(TAG, deploy=True)
 def check_field_key(app_configs=None, **kwargs):
-    if _env_or_setting("GOVSHARE_FIELD_KEY"):
-        return []
-    return [
+    from govshare.security import fieldcrypt
+
+    spec = _env_or_setting("GOVSHARE_FIELD_KEY")
+    found = []
+    alg = _env_or_setting("GOVSHARE_FIELD_CIPHER") or "aes-256-gcm"
+    if alg not in fieldcrypt.ALGORITHMS:
+        found.append(
+            Error(
+                f"GOVSHARE_FIELD_CIPHER={alg} 不是支持的字段加密算法（{'、'.join(fieldcrypt.ALGORITHMS)}）。",
+                id="govshare.E006",
+            )
+        )
+    if spec:
+        try:
+            fieldcrypt.parse_keys(spec)
+        except fieldcrypt.FieldKeyError as exc:
+            found.append(Error(f"GOVSHARE_FIELD_KEY 无法使用：{exc}（R-SEC-04）", id="govshare.E007"))
+        return found
+    found.append(
         Warning(
-            "未配置字段加密密钥 GOVSHARE_FIELD_KEY：标记为敏感的信息项无法加密存储（R-SEC-04）。"
-            " / GOVSHARE_FIELD_KEY is not set: sensitive items cannot be encrypted at rest.",
-            hint="从密钥管理系统下发 GOVSHARE_FIELD_KEY，并与数据库备份分开保管。"
+            "未配置字段加密密钥 GOVSHARE_FIELD_KEY：敏感信息项改用审计密钥目录中自动生成的 field.key 加密，"
+            "该文件随服务器备份流转（R-SEC-04）。 / GOVSHARE_FIELD_KEY is not set: sensitive items are sealed "
+            "under an instance-made field.key in the audit key directory.",
+            hint="从密钥管理系统下发 GOVSHARE_FIELD_KEY（kid:base64，至少32字节），并与数据库备份分开保管。"
             " / Provision GOVSHARE_FIELD_KEY and keep it apart from database backups.",
             id="govshare.W005",
         )
-    ]
+    )
+    return found
 
 
 @register(TAG, deploy=True)

@@ -17,6 +17,7 @@ from ninja.files import UploadedFile
 from govshare.catalog.models import Resource
 from govshare.corrections import services as corrections
 from govshare.errors import NotFound
+from govshare.security.inputs import DbInt, JsonObject, Text, form_text
 
 from . import exports, gate, proxy
 from .models import ExportStatus
@@ -24,7 +25,7 @@ from .models import ExportStatus
 router = Router(tags=["数据共享（交付）"], auth=gate.ShareBearer())
 
 
-class ItemOut(Schema):
+class GrantedItemOut(Schema):
     code: str
     name: str
 
@@ -39,13 +40,13 @@ class RecordsOut(Schema):
     resource: str
     grant: str
     count: int
-    items: list[ItemOut]
+    items: list[GrantedItemOut]
     records: list[dict[str, Any]]
     record_info: list[RecordInfo]  # one per record, in the same order
 
 
 class VerifyIn(Schema):
-    items: dict[str, Any]
+    items: JsonObject
 
 
 class VerifyOut(Schema):
@@ -63,19 +64,19 @@ class ChangeOut(Schema):
     under_verification: bool = False
 
 
-class ChangesOut(Schema):
+class ChangeFeedOut(Schema):
     resource: str
     grant: str
     cursor: int
     has_more: bool
-    items: list[ItemOut]
+    items: list[GrantedItemOut]
     changes: list[ChangeOut]
 
 
 class ChangesQuery(Schema):
-    cursor: int = 0
-    limit: int = 1000
-    items: str = ""
+    cursor: DbInt = 0
+    limit: DbInt = 1000
+    items: Text = ""
 
 
 def _wanted(raw: str | None) -> list[str] | None:
@@ -85,7 +86,7 @@ def _wanted(raw: str | None) -> list[str] | None:
 @router.get(
     "/{cls}/{seq}/records", response=RecordsOut, summary="按主键或检索项查询（仅返回授权信息项，按授权脱敏）"
 )
-def records(request, cls: str, seq: str):
+def records(request, cls: Text, seq: Text):
     """Query string: exactly one lookup `<item code or name>=<value>`; optional `items=a,b` to narrow."""
     access = gate.open_access(request, cls, seq, "query")
     params = {k: v for k, v in request.GET.items()}
@@ -93,13 +94,13 @@ def records(request, cls: str, seq: str):
 
 
 @router.post("/{cls}/{seq}/verify", response=VerifyOut, summary="核验：只回答是否一致，不返回数据")
-def verify(request, cls: str, seq: str, body: VerifyIn):
+def verify(request, cls: Text, seq: Text, body: VerifyIn):
     access = gate.open_access(request, cls, seq, "verify")
     return gate.verify(access, body.items)
 
 
-@router.get("/{cls}/{seq}/changes", response=ChangesOut, summary="增量同步：变更序号之后的授权范围内记录")
-def changes(request, cls: str, seq: str, q: Query[ChangesQuery]):
+@router.get("/{cls}/{seq}/changes", response=ChangeFeedOut, summary="增量同步：变更序号之后的授权范围内记录")
+def changes(request, cls: Text, seq: Text, q: Query[ChangesQuery]):
     access = gate.open_access(request, cls, seq, "changes")
     if q.cursor < 0 or not 1 <= q.limit <= 5000:
         access.deny("invalid_cursor", "cursor 须为非负整数，limit 须在 1 到 5000 之间", status=422)
@@ -125,13 +126,13 @@ class CorrectionOut(Schema):
 )
 def raise_correction(
     request,
-    cls: str,
-    seq: str,
-    ref: Form[str] = "",
-    key: Form[str] = "",
-    items: Form[list[str]] = None,
-    description: Form[str] = "",
-    suggestion: Form[str] = "",
+    cls: Text,
+    seq: Text,
+    ref: str = form_text(""),
+    key: str = form_text(""),
+    items: Form[list[Text]] = None,
+    description: str = form_text(""),
+    suggestion: str = form_text(""),
     evidence: File[list[UploadedFile]] = None,
 ):
     """The record stays served, flagged `under_verification`, until the provider has answered."""
@@ -168,8 +169,8 @@ def raise_correction(
 
 
 class ExportIn(Schema):
-    format: str
-    items: list[str] | None = None
+    format: Text
+    items: list[Text] | None = None
 
 
 class ExportQueued(Schema):
@@ -209,7 +210,7 @@ def _status_url(request, job) -> str:
     response={202: ExportQueued},
     summary="批量导出：按授权生成文件（需授权“批量交换”方式），异步完成",
 )
-def create_export(request, cls: str, seq: str, body: ExportIn):
+def create_export(request, cls: Text, seq: Text, body: ExportIn):
     """Body `{"format": "csv"|"xlsx"|"parquet", "items": [...]}`; poll `status_url` for the download link."""
     access = gate.open_access(request, cls, seq, "export")
     job = exports.request_export(access, body.format, body.items)
@@ -221,7 +222,7 @@ def create_export(request, cls: str, seq: str, body: ExportIn):
     response={200: ExportOut, 404: ErrorOut},
     summary="批量导出任务状态；完成后给出限时下载链接",
 )
-def export_status(request, cls: str, seq: str, job_id: int):
+def export_status(request, cls: Text, seq: Text, job_id: DbInt):
     code = f"{cls}/{seq}"
     job = exports.job_of(request.client_system, code, job_id)
     if job is None:
@@ -253,7 +254,7 @@ def export_status(request, cls: str, seq: str, job_id: int):
     response={200: None, 403: ErrorOut, 404: ErrorOut, 410: ErrorOut},
     summary="下载导出文件（签名链接即凭证，限时有效；授权须仍然有效）",
 )
-def export_download(request, token: str):
+def export_download(request, token: Text):
     job, fh = exports.open_download(token)
     return FileResponse(
         fh,
@@ -272,7 +273,7 @@ def export_download(request, token: str):
     response={200: None, 502: ErrorOut, 504: ErrorOut},
     summary="调用提供部门接口（经授权校验转发；返回内容为提供部门原样应答）",
 )
-def interface(request, cls: str, seq: str, path: str):
+def interface(request, cls: Text, seq: Text, path: Text):
     """Forwards path, query string and body to the provider's registered URL; answers as it answers."""
     access = gate.open_access(request, cls, seq, "interface")
     return proxy.forward(access, request, path)

@@ -20,6 +20,7 @@ from govshare.apiauth import PersonSession
 from govshare.catalog.selectors import get_resource
 from govshare.clients.models import ClientSystem
 from govshare.errors import ValidationFailed
+from govshare.security.inputs import DbInt, JsonObject, Text
 from govshare.supervision.schemas import DeadlineOut, deadline_out
 
 from . import selectors, services
@@ -33,80 +34,80 @@ MAX_LIMIT = 500
 
 
 class ApplicationIn(Schema):
-    resource: str
-    purpose: str = ""
-    duty_basis: str = ""
-    scenario: str = ""
-    clients: list[str] = []
-    items: list[str] = []
-    methods: list[str] = []
+    resource: Text
+    purpose: Text = ""
+    duty_basis: Text = ""
+    scenario: Text = ""
+    clients: list[Text] = []
+    items: list[Text] = []
+    methods: list[Text] = []
     valid_from: dt.date
     valid_until: dt.date
-    batch_justification: str = ""
+    batch_justification: Text = ""
     terms_accepted: bool = False
     offplatform: bool = False
     received_on: dt.date | None = None
 
 
 class UnconditionalIn(Schema):
-    resource: str
-    purpose: str = ""
-    clients: list[str] = []
-    items: list[str] | None = None
-    methods: list[str] = []
+    resource: Text
+    purpose: Text = ""
+    clients: list[Text] = []
+    items: list[Text] | None = None
+    methods: list[Text] = []
     valid_until: dt.date | None = None
     terms_accepted: bool = False
 
 
 class PrereviewIn(Schema):
     forward: bool
-    comment: str = ""
-    basis: str = ""
+    comment: Text = ""
+    basis: Text = ""
 
 
 class ApproveIn(Schema):
-    items: list[str] = []
-    masks: dict[str, str] = {}
-    row_filter: list[dict[str, Any]] = []
-    methods: list[str] = []
+    items: list[Text] = []
+    masks: dict[Text, Text] = {}
+    row_filter: list[JsonObject] = []
+    methods: list[Text] = []
     valid_from: dt.date
     valid_until: dt.date
-    daily_quota: int | None = None
-    comment: str = ""
+    daily_quota: DbInt | None = None
+    comment: Text = ""
 
 
 class RefuseIn(Schema):
-    reason: str = ""
-    basis: str = ""
+    reason: Text = ""
+    basis: Text = ""
 
 
 class ReasonIn(Schema):
-    reason: str = ""
+    reason: Text = ""
 
 
 class CaseIn(Schema):
-    resource: str = ""
-    subject: str = ""
-    application: int | None = None
+    resource: Text = ""
+    subject: Text = ""
+    application: DbInt | None = None
 
 
 class MessageIn(Schema):
-    body: str = ""
+    body: Text = ""
 
 
 class AgreeIn(Schema):
-    clients: list[str] = []
-    purpose: str = ""
-    items: list[str] = []
-    masks: dict[str, str] = {}
-    row_filter: list[dict[str, Any]] = []
-    methods: list[str] = []
+    clients: list[Text] = []
+    purpose: Text = ""
+    items: list[Text] = []
+    masks: dict[Text, Text] = {}
+    row_filter: list[JsonObject] = []
+    methods: list[Text] = []
     valid_from: dt.date
     valid_until: dt.date
 
 
-class CloseIn(Schema):
-    outcome: str = ""
+class CloseCaseIn(Schema):
+    outcome: Text = ""
 
 
 class ApplicationOut(Schema):
@@ -390,7 +391,9 @@ def _submit(request, body: ApplicationIn, letter=None) -> ShareApplication:
 @router.get(
     "/applications", response=list[ApplicationOut], summary="共享申请（本部门提出的、向本部门提出的）"
 )
-def list_applications(request, box: str = "", status: str = "", before: int | None = None, limit: int = 100):
+def list_applications(
+    request, box: Text = "", status: Text = "", before: DbInt | None = None, limit: DbInt = 100
+):
     """`box=inbox`: what I must act on now, oldest deadline first; otherwise newest first (cursor `before`)."""
     user = request.auth
     if box == "inbox":
@@ -415,7 +418,7 @@ def submit_application(request, body: ApplicationIn):
     response={201: ApplicationDetailOut},
     summary="提交共享申请并上传加盖公章的申请函（multipart：payload 为申请 JSON，letter 为 PDF/PNG/JPEG）",
 )
-def submit_application_with_letter(request, payload: Form[str], letter: File[UploadedFile]):
+def submit_application_with_letter(request, payload: Form[Text], letter: File[UploadedFile]):
     try:
         body = ApplicationIn.model_validate(json.loads(payload))
     except (ValueError, PydanticValidationError) as exc:
@@ -434,12 +437,12 @@ def submit_application_with_letter(request, payload: Form[str], letter: File[Upl
 
 
 @router.get("/applications/{app_id}", response=ApplicationDetailOut, summary="共享申请详情与办理时限")
-def get_application(request, app_id: int):
+def get_application(request, app_id: DbInt):
     return application_detail(request.auth, selectors.get_application(request.auth, app_id))
 
 
 @router.post("/applications/{app_id}/withdraw", response=ApplicationDetailOut, summary="撤回共享申请")
-def withdraw_application(request, app_id: int):
+def withdraw_application(request, app_id: DbInt):
     app = selectors.get_application(request.auth, app_id)
     return application_detail(request.auth, services.withdraw_application(request.auth, app))
 
@@ -447,7 +450,7 @@ def withdraw_application(request, app_id: int):
 @router.post(
     "/applications/{app_id}/prereview", response=ApplicationDetailOut, summary="初审（转提供部门或不予通过）"
 )
-def prereview_application(request, app_id: int, body: PrereviewIn):
+def prereview_application(request, app_id: DbInt, body: PrereviewIn):
     app = selectors.get_application(request.auth, app_id)
     app = services.prereview_application(
         request.auth, app, forward=body.forward, comment=body.comment, basis=body.basis
@@ -458,7 +461,7 @@ def prereview_application(request, app_id: int, body: PrereviewIn):
 @router.post(
     "/applications/{app_id}/approve", response=GrantOut, summary="同意共享（可缩小信息项、设脱敏与行范围）"
 )
-def approve_application(request, app_id: int, body: ApproveIn):
+def approve_application(request, app_id: DbInt, body: ApproveIn):
     app = selectors.get_application(request.auth, app_id)
     grant = services.approve_application(
         request.auth,
@@ -478,7 +481,7 @@ def approve_application(request, app_id: int, body: ApproveIn):
 @router.post(
     "/applications/{app_id}/refuse", response=ApplicationDetailOut, summary="不同意共享（须说明理由）"
 )
-def refuse_application(request, app_id: int, body: RefuseIn):
+def refuse_application(request, app_id: DbInt, body: RefuseIn):
     app = selectors.get_application(request.auth, app_id)
     app = services.refuse_application(request.auth, app, reason=body.reason, basis=body.basis)
     return application_detail(request.auth, app)
@@ -503,7 +506,7 @@ def obtain_unconditional(request, body: UnconditionalIn):
 @router.get(
     "/resources/{cls}/{seq}/default-masks", response=dict[str, str], summary="按信息项名称建议的脱敏规则"
 )
-def default_masks(request, cls: str, seq: str, items: str = ""):
+def default_masks(request, cls: Text, seq: Text, items: Text = ""):
     resource = get_resource(request.auth, f"{cls}/{seq}")
     codes = [c.strip() for c in items.split(",") if c.strip()] or [i.code for i in resource.items.all()]
     return services.default_masks(resource, codes)
@@ -513,7 +516,7 @@ def default_masks(request, cls: str, seq: str, items: str = ""):
 
 
 @router.get("/grants", response=list[GrantOut], summary="授权（本部门获得的、本部门资源的）")
-def list_grants(request, status: str = "", before: int | None = None, limit: int = 100):
+def list_grants(request, status: Text = "", before: DbInt | None = None, limit: DbInt = 100):
     qs = selectors.grants_for(request.auth).order_by("-id").prefetch_related("clients")
     if status:
         qs = qs.filter(status=status)
@@ -523,30 +526,30 @@ def list_grants(request, status: str = "", before: int | None = None, limit: int
 
 
 @router.get("/grants/{grant_id}", response=GrantOut, summary="授权详情")
-def get_grant(request, grant_id: int):
+def get_grant(request, grant_id: DbInt):
     return grant_out(request.auth, selectors.get_grant(request.auth, grant_id))
 
 
 @router.post("/grants/{grant_id}/suspend", response=GrantOut, summary="暂停授权（须说明原因）")
-def suspend_grant(request, grant_id: int, body: ReasonIn):
+def suspend_grant(request, grant_id: DbInt, body: ReasonIn):
     grant = selectors.get_grant(request.auth, grant_id)
     return grant_out(request.auth, services.suspend_grant(request.auth, grant, body.reason))
 
 
 @router.post("/grants/{grant_id}/resume", response=GrantOut, summary="恢复授权（须说明原因）")
-def resume_grant(request, grant_id: int, body: ReasonIn):
+def resume_grant(request, grant_id: DbInt, body: ReasonIn):
     grant = selectors.get_grant(request.auth, grant_id)
     return grant_out(request.auth, services.resume_grant(request.auth, grant, body.reason))
 
 
 @router.post("/grants/{grant_id}/terminate", response=GrantOut, summary="终止授权（须说明原因）")
-def terminate_grant(request, grant_id: int, body: ReasonIn):
+def terminate_grant(request, grant_id: DbInt, body: ReasonIn):
     grant = selectors.get_grant(request.auth, grant_id)
     return grant_out(request.auth, services.terminate_grant(request.auth, grant, body.reason))
 
 
 @router.post("/grants/{grant_id}/file", response=GrantOut, summary="主管部门备案（协商提供不予共享资源）")
-def file_grant(request, grant_id: int):
+def file_grant(request, grant_id: DbInt):
     grant = selectors.get_grant(request.auth, grant_id)
     return grant_out(request.auth, services.file_grant(request.auth, grant))
 
@@ -555,7 +558,7 @@ def file_grant(request, grant_id: int):
 
 
 @router.get("/cases", response=list[CaseOut], summary="共享协商")
-def list_cases(request, status: str = "", before: int | None = None, limit: int = 100):
+def list_cases(request, status: Text = "", before: DbInt | None = None, limit: DbInt = 100):
     qs = selectors.cases_for(request.auth).order_by("-id")
     if status:
         qs = qs.filter(status=status)
@@ -581,25 +584,25 @@ def open_case(request, body: CaseIn):
 
 
 @router.get("/cases/{case_id}", response=CaseDetailOut, summary="协商详情")
-def get_case(request, case_id: int):
+def get_case(request, case_id: DbInt):
     return case_detail(request.auth, selectors.get_case(request.auth, case_id))
 
 
 @router.post("/cases/{case_id}/messages", response={201: CaseDetailOut}, summary="发表协商意见")
-def post_message(request, case_id: int, body: MessageIn):
+def post_message(request, case_id: DbInt, body: MessageIn):
     case = selectors.get_case(request.auth, case_id)
     services.post_case_message(request.auth, case, body.body)
     return Status(201, case_detail(request.auth, case))
 
 
 @router.post("/cases/{case_id}/escalate", response=CaseDetailOut, summary="提请主管部门协调")
-def escalate_case(request, case_id: int, body: ReasonIn):
+def escalate_case(request, case_id: DbInt, body: ReasonIn):
     case = selectors.get_case(request.auth, case_id)
     return case_detail(request.auth, services.escalate_negotiation(request.auth, case, reason=body.reason))
 
 
 @router.post("/cases/{case_id}/agree", response=GrantOut, summary="同意供给（生成授权）")
-def agree_supply(request, case_id: int, body: AgreeIn):
+def agree_supply(request, case_id: DbInt, body: AgreeIn):
     case = selectors.get_case(request.auth, case_id)
     grant = services.agree_supply(
         request.auth,
@@ -617,6 +620,6 @@ def agree_supply(request, case_id: int, body: AgreeIn):
 
 
 @router.post("/cases/{case_id}/close", response=CaseDetailOut, summary="办结协商（不供给）")
-def close_case(request, case_id: int, body: CloseIn):
+def close_case(request, case_id: DbInt, body: CloseCaseIn):
     case = selectors.get_case(request.auth, case_id)
     return case_detail(request.auth, services.close_negotiation(request.auth, case, outcome=body.outcome))

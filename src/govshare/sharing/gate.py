@@ -16,18 +16,20 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from govshare import rawsql
 from govshare.audit import services as audit
 from govshare.catalog.models import InfoItem, Resource, ResourceStatus
+from govshare.clients import auth as client_auth
+from govshare.clients import tokens
 from govshare.clients.auth import ClientBearer, TokenRefused
 from govshare.collect import store
 from govshare.collect.models import Record, RecordHistory
 from govshare.corrections.selectors import open_ticket_sql, open_tickets_for
 from govshare.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from govshare.security import fields
 
 from . import masking, scope
 from .models import Grant, GrantStatus, GrantUsage
@@ -74,6 +76,7 @@ class Schema:
     by_code: dict[str, Item]
     by_name: dict[str, Item]
     primary: Item | None
+    sealer: fields.Sealer  # opens the sensitive items; this gate is where delivered data is decrypted
 
     def find(self, name_or_code: str) -> Item | None:
         return self.by_code.get(name_or_code) or self.by_name.get(name_or_code)
@@ -86,13 +89,14 @@ def _schema(resource_id: int, version: int) -> Schema:
     key = (resource_id, version)
     hit = _schemas.get(key)
     if hit is None:
-        rows = InfoItem.objects.filter(resource_id=resource_id).order_by("position")
+        rows = list(InfoItem.objects.filter(resource_id=resource_id).order_by("position"))
         items = tuple(Item(i.code, i.name, i.is_primary, i.is_indexed) for i in rows)
         hit = Schema(
             items,
             {i.code: i for i in items},
             {i.name: i for i in items},
             next((i for i in items if i.primary), None),
+            fields.sealer_for(Resource(pk=resource_id)),
         )
         if len(_schemas) > 2000:
             _schemas.clear()
@@ -120,7 +124,7 @@ class Access:
     @property
     def masks(self) -> dict[str, Callable]:
         if self._masks is None:
-            self._masks = masking.compile_masks(self.grant.masks, self.grant.hash_salt)
+            self._masks = _compiled_masks(self.grant.masks, self.grant.hash_salt)
         return self._masks
 
     @property
@@ -181,6 +185,20 @@ class Access:
         )
 
 
+@functools.lru_cache(maxsize=1024)
+def _masks_by_spec(specs: tuple, salt: str) -> dict[str, Callable]:
+    return masking.compile_masks(dict(specs), salt)
+
+
+def _compiled_masks(masks: dict | None, salt: str) -> dict[str, Callable]:
+    """The grant's compiled masks, shared per (rules, salt): compiling them cost more than applying them.
+    The result is only read."""
+    try:
+        return _masks_by_spec(tuple((masks or {}).items()), salt)
+    except TypeError:  # a rule that is not a string: compiled (and refused) as before
+        return masking.compile_masks(masks, salt)
+
+
 def _audit(
     request,
     endpoint: str,
@@ -194,14 +212,14 @@ def _audit(
 ) -> None:
     client = getattr(request, "client_system", None)
     credential = getattr(request, "credential", None)
-    info = {"resource": resource_code, "method": METHOD_OF.get(endpoint, endpoint)}
+    info = {"resource": _storable(resource_code), "method": METHOD_OF.get(endpoint, endpoint)}
     if reason:
         info["reason"] = reason
     if credential is not None:
         info["credential"] = credential.prefix
     for k, v in (detail or {}).items():
         if v is None or isinstance(v, str | int | bool):
-            info[k] = v if not isinstance(v, str) else v[:500]
+            info[k] = v if not isinstance(v, str) else _storable(v)[:500]
     audit.record(
         ACTIONS.get(endpoint, "share.denied"),
         object_type="sharing.grant" if grant is not None else "",
@@ -215,8 +233,14 @@ def _audit(
     )
 
 
+def _storable(text: str) -> str:
+    """Refused calls are recorded with what the caller sent, which may hold a NUL (PostgreSQL jsonb and
+    text cannot); it is kept visible as U+FFFD."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _case_id(request) -> str:
-    return (request.headers.get("X-Case-Id", "") or "").strip()[:64]
+    return _storable((request.headers.get("X-Case-Id", "") or "").strip()[:64])
 
 
 class ShareBearer(ClientBearer):
@@ -311,14 +335,58 @@ def _grants_sql() -> str:
 def _resource_and_grants(code: str, client_id: int) -> tuple[Resource | None, bool, list[Grant]]:
     """The live resource, whether it has an open correction ticket, and this client system's grants on
     it, newest first, in one fixed query."""
-    with connection.cursor() as cur:
-        cur.execute(_grants_sql(), [client_id, code, ResourceStatus.PUBLISHED, ResourceStatus.RETIRING])
-        rows = cur.fetchall()
-    if not rows:
+    rows = rawsql.fetch(_grants_sql(), [client_id, code, ResourceStatus.PUBLISHED, ResourceStatus.RETIRING])
+    return _found(rows, 0)
+
+
+@functools.cache
+def _call_sql() -> str:
+    """`_grants_sql` joined to the credential lookup: the whole of a delivery call's reading, one query."""
+    columns, joins = client_auth.credential_sql()
+    through = Grant.clients.through._meta.db_table
+    return (
+        f"SELECT {columns}, {rawsql.columns('r', Resource, _RES)}, {open_ticket_sql('r')}, "
+        f"{rawsql.columns('g', Grant, _GRANT)} {joins} "
+        f"LEFT JOIN {Resource._meta.db_table} r ON r.code = %s AND r.status IN (%s, %s) "
+        f"LEFT JOIN {Grant._meta.db_table} g ON g.resource_id = r.id "
+        f"AND g.id IN (SELECT grant_id FROM {through} WHERE clientsystem_id = c.client_id) "
+        "WHERE c.prefix = %s"  # ordered newest first by _found (a sort in SQL cost more)
+    )
+
+
+def authenticate_call(request, cls: str, seq: str, token: str) -> None:
+    """ShareBearer's authentication, reading in the same query what `open_access` will need: the
+    credential by its prefix, with the resource, its open-ticket flag and this client system's grants
+    joined to it. Same checks, refusals and audit events; nothing is cached, so a revocation or a
+    suspension holds on the very next call."""
+    parsed = tokens.parse((token or "").strip())
+    wrapper = rawsql.current()
+    rows = []
+    if parsed is not None:
+        params = [f"{cls}/{seq}", ResourceStatus.PUBLISHED, ResourceStatus.RETIRING, parsed[0]]
+        rows = rawsql.fetch(_call_sql(), params, wrapper)
+    try:
+        if parsed is None:
+            raise client_auth._invalid()
+        found = client_auth.credential_from(rows[0], wrapper) if rows else None
+        credential = client_auth.accept(found, parsed[1])
+    except TokenRefused as exc:
+        _audit(request, _endpoint_of(request), _resource_of(request), reason=exc.code)
+        raise
+    ClientBearer.attach(request, credential)
+    request.auth = credential
+    request._share_read = (f"{cls}/{seq}", _found(rows, client_auth.CREDENTIAL_WIDTH, wrapper))
+
+
+def _found(rows: list, start: int, wrapper=None) -> tuple[Resource | None, bool, list[Grant]]:
+    """(resource, open-ticket flag, grants) from rows whose columns from `start` on are `_grants_sql`'s."""
+    n = start + len(_RES)
+    if not rows or rows[0][start] is None:
         return None, False, []
-    n = len(_RES)
-    resource = rawsql.build(Resource, _RES, rows[0][:n])
-    grants = [rawsql.build(Grant, _GRANT, row[n + 1 :]) for row in rows if row[n + 1] is not None]
+    resource = rawsql.build(Resource, _RES, rows[0][start:n], wrapper)
+    grants = [rawsql.build(Grant, _GRANT, row[n + 1 :], wrapper) for row in rows if row[n + 1] is not None]
+    if len(grants) > 1:  # newest first, as ORDER BY g.created_at DESC, g.id DESC
+        grants.sort(key=lambda g: (g.created_at, g.pk), reverse=True)
     return resource, bool(rows[0][n]), grants
 
 
@@ -326,7 +394,11 @@ def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
     """Find the grant that lets this client system make this call, or refuse (audited)."""
     code = f"{cls}/{seq}"
     client, credential = request.client_system, request.credential
-    resource, disputed, grants = _resource_and_grants(code, client.pk)
+    read = request.__dict__.pop("_share_read", None)  # read with the credential (authenticate_call)
+    if read is not None and read[0] == code:
+        resource, disputed, grants = read[1]
+    else:
+        resource, disputed, grants = _resource_and_grants(code, client.pk)
     if resource is None:
         _audit(request, endpoint, code, reason="resource_not_found")
         raise NotFound("resource_not_found", f"目录“{code}”不存在或未发布")
@@ -388,25 +460,53 @@ def _count_call(access: Access, today: dt.date) -> None:
 # ---------------------------------------------------------------- reading records
 
 
-def _rows_by(resource_id: int, item: Item, value: str, limit: int) -> list[tuple[int, str, dict]]:
-    """(record id, key, data) of the live records whose item equals the value."""
-    with connection.cursor() as cur:
-        if item.primary:
-            cur.execute(
-                "SELECT id, key, data FROM collect_record WHERE resource_id = %s AND key = %s AND NOT deleted",
-                [resource_id, value],
-            )
-        else:
-            # The partial expression index carries the resource id as a literal; repeat it so the
-            # planner can match the index predicate.
-            cur.execute(
-                f"SELECT id, key, data FROM collect_record WHERE resource_id = {int(resource_id)} "
-                f"AND {store.json_path(item.code)} = %s AND NOT deleted LIMIT %s",
-                [value, limit],
-            )
-        raw = cur.fetchall()
-    field = Record._meta.get_field("data")
-    return [(r[0], r[1], field.from_db_value(r[2], None, connection)) for r in raw]
+_DATA = Record._meta.get_field("data")
+
+
+def _rows_by(
+    schema: Schema, resource_id: int, item: Item, value: str, limit: int
+) -> list[tuple[int, str, dict]]:
+    """(record id, key as stored, opened data) of the live records whose item equals the value."""
+    sealer, asked = schema.sealer, value
+    if sealer:
+        value = sealer.lookup_value(item.code, value)
+    wrapper = rawsql.current()
+    if item.primary:
+        raw = rawsql.fetch(
+            "SELECT id, key, data FROM collect_record WHERE resource_id = %s AND key = %s AND NOT deleted",
+            [resource_id, value],
+            wrapper,
+        )
+    else:
+        # The partial expression index carries the resource id as a literal; repeat it so the
+        # planner can match the index predicate.
+        expr = store.lookup_sql(item.code, sealed=item.code in sealer.lookups)
+        raw = rawsql.fetch(
+            f"SELECT id, key, data FROM collect_record WHERE resource_id = {int(resource_id)} "
+            f"AND {expr} = %s AND NOT deleted LIMIT %s",
+            [value, limit],
+            wrapper,
+        )
+    from_db = _DATA.from_db_value
+    # Every row is opened, marked or not: rows written before a change of the 敏感 marks stay readable.
+    rows = [(r[0], r[1], sealer.open(r[1], from_db(r[2], None, wrapper))) for r in raw]
+    if item.code in sealer.lookups:  # the blind prefix found the rows; the opened value must agree
+        rows = [r for r in rows if sealer.matches(item.code, asked, r[2])]
+    return rows
+
+
+def _unreadable_audited(fn):
+    """A sealed value that does not open is the platform's fault, not the caller's: record it, answer 500."""
+
+    @functools.wraps(fn)
+    def wrapped(access: Access, *args, **kwargs):
+        try:
+            return fn(access, *args, **kwargs)
+        except fields.Unreadable as exc:
+            access.error(exc.code, exc.detail)
+            raise
+
+    return wrapped
 
 
 def _disputed(access: Access, keys: list[str]) -> dict[str, str]:
@@ -430,6 +530,8 @@ def lookup_item(access: Access, params: dict[str, str]) -> tuple[Item, str]:
             status=422,
         )
     name, value = given[0]
+    if "\x00" in name or "\x00" in value:
+        access.deny("lookup_invalid", "查询条件不能包含 NUL 字符", status=422)
     item = access.schema.find(name)
     if item is None or item.code not in access.grant.items:
         access.deny("item_not_granted", f"信息项“{name}”不在授权范围内", {"item": name})
@@ -443,10 +545,15 @@ def lookup_item(access: Access, params: dict[str, str]) -> tuple[Item, str]:
     return item, value
 
 
+@_unreadable_audited
 def records(access: Access, params: dict[str, str], wanted: list[str] | None) -> dict:
     item, value = lookup_item(access, params)
     codes = access.select(wanted)
-    rows = [r for r in _rows_by(access.resource.pk, item, value, MAX_LOOKUP_ROWS) if access.in_scope(r[2])]
+    rows = [
+        r
+        for r in _rows_by(access.schema, access.resource.pk, item, value, MAX_LOOKUP_ROWS)
+        if access.in_scope(r[2])
+    ]
     out = [access.shape(d, codes) for _, _, d in rows]
     flagged = _disputed(access, [k for _, k, _ in rows])
     access.done(len(out), codes, lookup=item.code)
@@ -471,12 +578,16 @@ def _window_key(kind: str, access: Access, seconds: int) -> str:
 
 
 def _bump(key: str, ttl: int) -> None:
-    """Count one in a cache window; the key expires a window after it is made."""
-    if not cache.add(key, 1, ttl):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, ttl)
+    """Count one in a cache window; the key expires a window after it is made. Incremented first: after
+    a window's first call the key exists, and one cache operation is cheaper than two."""
+    try:
+        cache.incr(key)
+    except ValueError:  # not made yet in this window (or expired)
+        if not cache.add(key, 1, ttl):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, ttl)
 
 
 def _throttle_verify(access: Access) -> None:
@@ -500,6 +611,7 @@ def _count_miss(access: Access) -> None:
     _bump(_window_key("verify-miss", access, 3600), 7200)
 
 
+@_unreadable_audited
 def verify(access: Access, given: dict[str, object]) -> dict:
     """核验: does a record with these values exist, and which items match. Never returns data."""
     if not given or not isinstance(given, dict) or len(given) > 50:
@@ -523,7 +635,7 @@ def verify(access: Access, given: dict[str, object]) -> dict:
     _, item, value = locator
     rows = [
         r
-        for r in _rows_by(access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS)
+        for r in _rows_by(access.schema, access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS)
         if access.in_scope(r[2])
     ]
     best: dict[str, bool] = {name: False for name, _, _ in resolved}
@@ -547,9 +659,11 @@ def verify(access: Access, given: dict[str, object]) -> dict:
     }
 
 
+@_unreadable_audited
 def changes(access: Access, cursor: int, limit: int, wanted: list[str] | None) -> dict:
     """Records changed after `cursor` (a change sequence), in order; leaving the grant's rows is a delete."""
     codes = access.select(wanted)
+    sealer = access.schema.sealer
     rows = list(
         Record.objects.filter(resource_id=access.resource.pk, seq__gt=cursor)
         .order_by("seq")
@@ -557,16 +671,18 @@ def changes(access: Access, cursor: int, limit: int, wanted: list[str] | None) -
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
+    rows = [(k, s, d, sealer.open(k, data)) for k, s, d, data in rows]
     # A record now gone or out of scope is a delete only for a consumer who saw it: its version current
     # at `cursor` (the one the consumer holds) existed and was in scope.
     left = [k for k, _, deleted, data in rows if deleted or not access.in_scope(data)]
-    seen: set[str] = set()
+    seen: dict[str, dict] = {}  # key → the version the consumer holds
     if left and cursor > 0:
         for key, data in RecordHistory.objects.filter(
             resource_id=access.resource.pk, key__in=left, seq__lte=cursor, superseded_seq__gt=cursor
         ).values_list("key", "data"):
+            data = sealer.open(key, data)
             if access.in_scope(data):
-                seen.add(key)
+                seen[key] = data or {}
     primary = access.schema.primary
     key_code = primary.code if primary is not None and primary.code in access.grant.items else None
     flagged = _disputed(access, [k for k, _, deleted, _ in rows if not deleted])
@@ -582,7 +698,9 @@ def changes(access: Access, cursor: int, limit: int, wanted: list[str] | None) -
                 }
             )
         elif key in seen:
-            ident = access.shape({key_code: key}, [key_code]) if key_code else {}
+            # The key as the consumer knows it: a blinded key is read back from the held version.
+            plain = seen[key].get(key_code, key) if sealer.primary_sealed else key
+            ident = access.shape({key_code: plain}, [key_code]) if key_code else {}
             out.append({"seq": rseq, "op": "delete", "record": ident})
     next_cursor = rows[-1][1] if rows else cursor
     access.done(len(out), codes, cursor=cursor)
@@ -607,7 +725,9 @@ def iter_rows(access: Access, codes: list[str], chunk: int = 5000):
         )
         if not batch:
             return
-        for _, data in batch:
+        sealer = access.schema.sealer
+        for key, data in batch:
+            data = sealer.open(key, data)
             if access.in_scope(data):
                 yield access.shape(data, codes)
         last = batch[-1][0]

@@ -163,12 +163,13 @@ def department_class_code(index: int) -> str:
 
 
 def it(code, name, data_type, length=None, flags="", desc="", enum=()):
-    """One information item. flags: p 主键, r 必填, i 检索项, b 基础信息项, c/n 有条件/不予共享."""
+    """One information item. flags: p 主键, r 必填, i 检索项, b 基础信息项, s 敏感, c/n 有条件/不予共享."""
     share = "conditional" if "c" in flags else "none" if "n" in flags else ""
     return {
         "code": code, "name": name, "data_type": data_type, "length": length,
         "is_primary": "p" in flags, "is_required": "r" in flags or "p" in flags, "is_indexed": "i" in flags,
-        "is_basic": "b" in flags, "share_type": share, "enum_values": list(enum), "description": desc,
+        "is_basic": "b" in flags, "is_sensitive": "s" in flags, "share_type": share, "enum_values": list(enum),
+        "description": desc,
     }  # fmt: skip
 
 
@@ -348,7 +349,8 @@ def _specs() -> list[Spec]:
              mount=("file", "市政府门户网站政策文件库（每件一份 OFD 文件）")),
         Spec("gaj", "居民户籍信息", "gaj",
              "本市常住户口的户籍登记信息，含户号、与户主关系、迁入迁出记录，用于入学、社会救助和住房保障审核。",
-             [SID, XM, it("hh", "户号", "C", 20, "i"), it("yhzgx", "与户主关系", "C", 2), it("hjdz", "户籍地址", "C", 200),
+             [SID | {"is_sensitive": True}, XM, it("hh", "户号", "C", 20, "i"), it("yhzgx", "与户主关系", "C", 2),
+              it("hjdz", "户籍地址", "C", 200, "s"),
               it("qrrq", "迁入日期", "D", 8), it("qryy", "迁入原因", "C", 100), it("hklx", "户口类型", "C", 2)],
              share="conditional", methods=("query", "verify"), cycle="realtime",
              share_condition="仅向办理入学、社会救助、住房保障、户籍类政务服务事项的部门提供，按公民身份号码逐条查询。",

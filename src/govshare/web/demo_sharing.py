@@ -141,17 +141,12 @@ def _raise_doubt(consumer: User, household: Resource) -> None:
     """One open correction ticket, so the provider's 待我核校 and the 核校中 flag show something (R-CORR-07)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from govshare.collect.models import Record
     from govshare.corrections.models import CorrectionTicket
     from govshare.corrections.services import raise_ticket
 
     if CorrectionTicket.objects.filter(resource=household, reporter_department=consumer.department).exists():
         return
-    keys = list(
-        Record.objects.filter(resource=household, deleted=False)
-        .order_by("key")
-        .values_list("key", flat=True)[:2]
-    )
+    keys = _plain_keys(household, 2)
     if len(keys) < 2:
         return
     raise_ticket(
@@ -165,6 +160,15 @@ def _raise_doubt(consumer: User, household: Resource) -> None:
     )
 
 
+def _plain_keys(resource: Resource, n: int) -> list[str]:
+    """The first records' keys as a person types them (公民身份号码 is stored blinded: 敏感, R-SEC-04)."""
+    from govshare.collect.models import Record
+    from govshare.collect.selectors import opened
+
+    recs = list(Record.objects.filter(resource=resource, deleted=False).order_by("key")[:n])
+    return [r.key for r in opened(resource, recs)]
+
+
 def demo_credential() -> tuple[str, str, str] | None:
     """A fresh token for the demo client system, replacing the previous demo token: (client, token, example).
 
@@ -172,7 +176,6 @@ def demo_credential() -> tuple[str, str, str] | None:
     a new one rather than keeping a plaintext anywhere.
     """
     from govshare.clients.services import issue_credential, revoke_credential
-    from govshare.collect.models import Record
 
     client = ClientSystem.objects.filter(code=DEMO_CLIENT).first()
     household = Resource.objects.filter(name=HOUSEHOLD, provider__name="郴州市公安局").first()
@@ -182,11 +185,6 @@ def demo_credential() -> tuple[str, str, str] | None:
     for old in Credential.objects.filter(client=client, label=CREDENTIAL_LABEL, revoked_at__isnull=True):
         revoke_credential(owner, old, "演示环境重新签发")
     _, token = issue_credential(owner, client, CREDENTIAL_LABEL, valid_days=30)
-    key = (
-        Record.objects.filter(resource=household, deleted=False)
-        .order_by("key")
-        .values_list("key", flat=True)
-        .first()
-    )
+    key = next(iter(_plain_keys(household, 1)), "")
     example = f"/api/v1/share/{household.code}/records?gmsfhm={key}"
     return client.name, token, example

@@ -249,7 +249,7 @@ def test_review_form_errors_are_shown_per_field_and_nothing_saved(city, populati
     assert "请为信息项“公民身份号码”设置去标识化规则" in section(html, "review-items")
     assert not OpenDataset.objects.exists()
     resp = c.post(f"/open/manage/{population.pk}/review/", review_post(reviewed_on="2020-13-01"))
-    assert resp.status_code == 422 and "不是有效日期" in resp.content.decode()
+    assert resp.status_code == 422 and "审查日期“2020-13-01”无效" in resp.content.decode()
     assert not OpenDataset.objects.exists()
 
 

@@ -329,7 +329,7 @@ def test_audit_key_permissions(tmp_path):
         key_dir.chmod(stat.S_IRWXU)
 
 
-def test_tls_field_key_mail_and_totp_settings():
+def test_tls_field_key_mail_totp_and_cache_settings(monkeypatch):  # R-SEC-09, R-SHARE-10
     with override_settings(SESSION_COOKIE_SECURE=False, SECURE_HSTS_SECONDS=0):
         assert ids(checks.check_tls()) == {"govshare.W003"}
     with override_settings(SESSION_COOKIE_SECURE=True, SECURE_HSTS_SECONDS=31536000):
@@ -352,6 +352,16 @@ def test_tls_field_key_mail_and_totp_settings():
         assert ids(checks.check_require_totp()) == {"govshare.W008"}
     with override_settings(GOVSHARE_REQUIRE_TOTP=True):
         assert checks.check_require_totp() == []
+    redis_cache = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    with monkeypatch.context() as m:
+        m.setenv("GOVSHARE_WORKERS", "4")
+        assert ids(checks.check_shared_cache()) == {"govshare.W010"}
+        with override_settings(CACHES=redis_cache):
+            assert checks.check_shared_cache() == []
+        m.setenv("GOVSHARE_WORKERS", "1")
+        assert checks.check_shared_cache() == []
 
 
 def test_missing_holiday_table_for_next_year_warns(db, monkeypatch):

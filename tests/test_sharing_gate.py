@@ -389,3 +389,42 @@ def test_changes_delete_what_the_consumer_holds_even_after_later_edits(city, loa
     assert sorted((c["op"], c["record"]["sfzh"]) for c in nxt["changes"]) == sorted(
         [("delete", A), ("delete", C)]
     )
+
+
+def test_verify_throttle_counts_in_a_shared_cache(city, loaded, systems, settings):  # R-SHARE-19
+    """With GOVSHARE_CACHE_URL (several server processes) the counts live in Redis, where every process
+    reads them: what one process counted refuses the next call in any other."""
+    import uuid
+
+    import redis
+
+    redis_url = "redis://127.0.0.1:6379/15"
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.GOVSHARE_VERIFY_MISSES_PER_HOUR = 2
+    make_grant(city, loaded, systems["civil"], methods=["verify"])
+    other_process = redis.Redis.from_url(redis_url)
+    try:
+        for _ in range(2):
+            r = call(
+                systems["civil_token"],
+                "post",
+                url(loaded, "verify"),
+                data={"items": {"sfzh": A, "xm": "猜一个"}},
+            )
+            assert r.status_code == 200 and r.json()["match"] is False
+        misses = [k for k in other_process.keys(f"{prefix}:*") if b"verify-miss" in k]
+        assert len(misses) == 1 and int(other_process.get(misses[0])) == 2
+        r = call(
+            systems["civil_token"], "post", url(loaded, "verify"), data={"items": {"sfzh": A, "xm": "张三丰"}}
+        )
+        assert r.status_code == 429 and r.json()["code"] == "verify_throttled"
+    finally:
+        for key in other_process.keys(f"{prefix}:*"):
+            other_process.delete(key)

@@ -227,6 +227,15 @@ LOGGING = {
 # Verification (核验) throttle per credential, against enumeration: calls a minute, non-matches an hour.
 GOVSHARE_VERIFY_PER_MINUTE = int(os.environ.get("GOVSHARE_VERIFY_PER_MINUTE", "600"))
 GOVSHARE_VERIFY_MISSES_PER_HOUR = int(os.environ.get("GOVSHARE_VERIFY_MISSES_PER_HOUR", "300"))
+# Where those counters live. Process memory by default, which is right for one server process; with
+# GOVSHARE_WORKERS > 1 each process would count alone, so such deployments set GOVSHARE_CACHE_URL to a
+# Redis server (redis://host:6379/0) that all processes share (`check --deploy` W010).
+GOVSHARE_CACHE_URL = os.environ.get("GOVSHARE_CACHE_URL", "").strip()
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": GOVSHARE_CACHE_URL}
+    if GOVSHARE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 # Background work (exports): the database queue, worked by `govshare db_worker` (which `govshare serve`
 # starts next to the server). GOVSHARE_TASKS=immediate runs each task inside the request instead.

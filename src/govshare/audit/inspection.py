@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from govshare import __version__
+from govshare import __version__, dates
 from govshare.audit import keys, listing, merkle, selectors, services, verifier
 from govshare.audit.models import AuditEvent, TreeHead
 from govshare.errors import PermissionDenied, ValidationFailed
@@ -102,20 +102,8 @@ def make_scope(since, until, departments=(), body: str = "", reference: str = ""
     """Check a request; every problem is named with its field (422), nothing is guessed."""
     errors = []
 
-    def day(value, field, label):
-        if isinstance(value, dt.date):
-            return value
-        raw = str(value or "").strip()
-        if not raw:
-            errors.append(_err(field, label, "required", f"请填写{label}"))
-            return None
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            errors.append(_err(field, label, "invalid", f"{label}“{raw}”无效（格式 2025-01-31）"))
-            return None
-
-    start, end = day(since, "since", "起始日期"), day(until, "until", "截止日期")
+    start = dates.field_day(since, "since", "起始日期", errors, required=True)
+    end = dates.field_day(until, "until", "截止日期", errors, required=True)
     if start and end and start > end:
         errors.append(_err("until", "截止日期", "before_start", "截止日期不能早于起始日期"))
     body = str(body or "").strip()

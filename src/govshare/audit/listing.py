@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.utils import timezone
 
+from govshare import dates
 from govshare.audit import selectors, services
 from govshare.audit.models import AuditLeaf
 from govshare.security.inputs import MAX_DB_INT
@@ -102,17 +103,8 @@ def parse(params) -> tuple[EventFilter, list[str]]:
     """A filter from a query string; what cannot be read is named and left out, never guessed."""
     problems: list[str] = []
 
-    def day(name: str) -> dt.date | None:
-        raw = _clean(params.get(name))
-        if not raw:
-            return None
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            problems.append(f"日期“{raw}”无效（格式 2025-01-31）")
-            return None
-
-    since, until = day("since"), day("until")
+    since = dates.text_day(_clean(params.get("since")), problems)
+    until = dates.text_day(_clean(params.get("until")), problems)
     if since and until and since > until:
         problems.append("起始日期晚于截止日期")
     text = {k: _clean(params.get(k)) for k in _TEXT_FIELDS}

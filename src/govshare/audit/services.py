@@ -221,13 +221,11 @@ def _seal_batch(batch: int) -> int:
     hashes = merkle.leaf_hashes((event_bytes(r) for r in rows), state.hash_alg)
     nodes: list[tuple[int, bytes]] = []
     tree.extend(hashes, on_node=lambda level, index, h: nodes.append(((level << 48) | index, h)))
+    leaf_rows = [(start + i, r[0], h) for i, (r, h) in enumerate(zip(rows, hashes, strict=True))]
     with connection.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO audit_auditleaf ({q('index')}, seq, hash) VALUES (%s, %s, %s)",
-            [(start + i, r[0], h) for i, (r, h) in enumerate(zip(rows, hashes, strict=True))],
-        )
+        _append(cur, f"audit_auditleaf ({q('index')}, seq, hash)", leaf_rows)
         if nodes:
-            cur.executemany("INSERT INTO audit_auditnode (key, hash) VALUES (%s, %s)", nodes)
+            _append(cur, "audit_auditnode (key, hash)", nodes)
     signer = keys.active_signer()
     head = merkle.sign_tree_head(signer, tree.size, tree.root(), state.hash_alg)
     TreeHead.objects.create(
@@ -243,6 +241,18 @@ def _seal_batch(batch: int) -> int:
     state.gaps = [[s, t] for s, t in sorted(gaps.items())]
     state.save()
     return len(rows)
+
+
+def _append(cur, table: str, rows: list[tuple]) -> None:
+    """Many rows into `table (columns)`. On PostgreSQL by COPY: executemany sends one statement per row
+    and cost half the sealing time there (bench/audit)."""
+    if connection.vendor == "postgresql":
+        with cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(rows[0]))
+    cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 # ---------------------------------------------------------------- proofs and receipts

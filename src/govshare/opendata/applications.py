@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from govshare import dates
 from govshare.audit import services as audit
 from govshare.calendar.policy import active_profile
 from govshare.catalog.models import OpenType
@@ -380,19 +381,6 @@ def application_problem(user, dataset: OpenDataset) -> DomainError | None:
     return None
 
 
-def _date(raw, field: str, label: str, errors: list[dict]) -> dt.date | None:
-    raw = (raw or "").strip() if isinstance(raw, str) else raw
-    if not raw:
-        return None
-    if isinstance(raw, dt.date):
-        return raw
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        errors.append(_err(field, label, "invalid", f"{label}格式应为 YYYY-MM-DD"))
-        return None
-
-
 def _cleaned(user, data: dict) -> dict:
     required = required_fields()
     today = timezone.localdate()
@@ -403,8 +391,8 @@ def _cleaned(user, data: dict) -> dict:
         errors.append(_err("purpose", "数据用途", "required", "请说明数据用途"))
     if "security_measures" in required and not security:
         errors.append(_err("security_measures", "安全保障措施", "required", "请说明数据安全保障措施"))
-    use_from = _date(data.get("use_from"), "use_from", "使用期限起", errors)
-    use_until = _date(data.get("use_until"), "use_until", "使用期限止", errors)
+    use_from = dates.field_day(data.get("use_from"), "use_from", "使用期限起", errors)
+    use_until = dates.field_day(data.get("use_until"), "use_until", "使用期限止", errors)
     longest = max_use_days()
     if use_from is None and use_until is None and "period" not in required and not errors:
         use_from, use_until = today, today + dt.timedelta(days=longest - 1)

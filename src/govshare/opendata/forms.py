@@ -7,10 +7,9 @@ date a person mistyped in the same ValidationFailed shape, so the page shows bot
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.utils import timezone
 
+from govshare import dates
 from govshare.sharing import masking
 
 from .services import SUPPRESS
@@ -93,24 +92,7 @@ def from_post(resource, post) -> dict:
 
 def parse(form: dict, errors: list[dict]) -> dict:
     """Keyword arguments for services.review_and_open; a mistyped date is added to `errors`."""
-    raw = (form["reviewed_on"] or "").strip()
-    reviewed_on = None
-    if raw:
-        try:
-            reviewed_on = dt.date.fromisoformat(raw)
-        except ValueError:
-            errors.append(
-                {
-                    "field": "reviewed_on",
-                    "label": "审查日期",
-                    "code": "invalid",
-                    "message": f"审查日期“{raw}”不是有效日期（格式 2025-01-31）",
-                }
-            )
-    else:
-        errors.append(
-            {"field": "reviewed_on", "label": "审查日期", "code": "required", "message": "请填写审查日期"}
-        )
+    reviewed_on = dates.field_day(form["reviewed_on"], "reviewed_on", "审查日期", errors, required=True)
     return {
         "domain": form["domain"],
         "description": form["description"],

@@ -268,3 +268,29 @@ def check_require_totp(app_configs=None, **kwargs):
             id="govshare.W008",
         )
     ]
+
+
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(TAG, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs):
+    """The 核验 throttle counts in the cache; several server processes need one they share (R-SHARE-10)."""
+    workers = os.environ.get("GOVSHARE_WORKERS", "1").strip()
+    if (
+        not (workers.isdecimal() and int(workers) > 1)
+        or settings.CACHES["default"]["BACKEND"] not in LOCAL_CACHES
+    ):
+        return []
+    return [
+        Warning(
+            f"GOVSHARE_WORKERS={workers} 但缓存在进程内存中：核验限流按进程分别计数，实际上限为设定值的 {workers} 倍。"
+            f" / {workers} server processes with a per-process cache: each counts verification calls alone.",
+            hint="设置 GOVSHARE_CACHE_URL=redis://主机:6379/0，各进程共用计数。"
+            " / Set GOVSHARE_CACHE_URL to a Redis server all processes share.",
+            id="govshare.W010",
+        )
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from govshare import dates
 from govshare.errors import ValidationFailed
 
 from . import masking, scope
@@ -28,15 +29,7 @@ def _error(field: str, label: str, message: str, code: str = "invalid") -> dict:
 
 
 def parse_date(post, field: str, label: str, errors: list[dict]) -> dt.date | None:
-    raw = (post.get(field) or "").strip()
-    if not raw:
-        errors.append(_error(field, label, f"请填写{label}", "required"))
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        errors.append(_error(field, label, f"{label}“{raw}”不是有效日期（格式 2025-01-31）"))
-        return None
+    return dates.field_day(post.get(field), field, label, errors, required=True)
 
 
 def parse_int(post, field: str, label: str, errors: list[dict]) -> int | None:

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from govshare import dates
 from govshare.audit import services as audit
 from govshare.calendar.policy import active_profile
 from govshare.catalog import selectors as catalog_selectors
@@ -710,19 +711,9 @@ def grant_action(request, pk, action):
 
 
 def _usage_range(request) -> tuple[dt.date | None, dt.date | None, list[str]]:
-    problems = []
-
-    def day(field):
-        raw = (request.GET.get(field) or "").strip()
-        if not raw:
-            return None
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            problems.append(f"日期“{raw}”无效（格式 2025-01-31）")
-            return None
-
-    return day("since"), day("until"), problems
+    problems: list[str] = []
+    since = dates.text_day(request.GET.get("since"), problems)
+    return since, dates.text_day(request.GET.get("until"), problems), problems
 
 
 def _log_view(request, grant, fmt: str, since, until) -> None:

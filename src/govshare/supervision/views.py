@@ -1,5 +1,3 @@
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden
@@ -8,6 +6,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from govshare import dates
 from govshare.catalog import selectors as catalog_selectors
 from govshare.catalog.models import Resource
 from govshare.corrections.selectors import provider_counts
@@ -57,9 +56,9 @@ def my_obligations(request):
 def record_trigger(request):
     post = request.POST
     try:
-        occurred = dt.date.fromisoformat(post.get("occurred_on", ""))
-    except ValueError:
-        messages.error(request, "发生日期格式应为 YYYY-MM-DD")
+        occurred = dates.parse_day(post.get("occurred_on"), "发生日期", required=True)
+    except dates.BadDay as exc:
+        messages.error(request, exc.message)
         return redirect("/obligations/")
     try:
         code = post.get("resource_code", "").strip()

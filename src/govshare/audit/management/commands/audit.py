@@ -8,15 +8,16 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from govshare import dates
 from govshare.audit import keys, services
 from govshare.errors import DomainError
 
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{value}") from None
+        return dates.parse_day(value, required=True)
+    except dates.BadDay as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 class Command(BaseCommand):

@@ -593,12 +593,13 @@ def _bump(key: str, ttl: int) -> None:
 def _throttle_verify(access: Access) -> None:
     """Per credential: a ceiling on calls a minute and on non-matching answers an hour (anti-enumeration)."""
     per_minute = settings.GOVSHARE_VERIFY_PER_MINUTE
-    calls = _window_key("verify", access, 60)
-    if cache.get(calls, 0) >= per_minute:
+    calls, misses = _window_key("verify", access, 60), _window_key("verify-miss", access, 3600)
+    counts = cache.get_many([calls, misses])  # one round trip to a shared cache (GOVSHARE_CACHE_URL)
+    if counts.get(calls, 0) >= per_minute:
         access.deny(
             "verify_throttled", f"核验调用过于频繁（每分钟不超过{per_minute}次），请稍后再试", status=429
         )
-    if cache.get(_window_key("verify-miss", access, 3600), 0) >= settings.GOVSHARE_VERIFY_MISSES_PER_HOUR:
+    if counts.get(misses, 0) >= settings.GOVSHARE_VERIFY_MISSES_PER_HOUR:
         access.deny(
             "verify_throttled",
             "核验不一致次数过多，已暂停该凭证的核验至下一小时，请检查调用方数据",

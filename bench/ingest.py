@@ -8,6 +8,10 @@ Ours: `govshare ingest` (parse, check every value — 公民身份号码 check d
 统一社会信用代码, dates, enumerations, lengths — build canonical JSON, digest, stage, merge, index the
 lookup item), run as a real subprocess so its peak RSS is its own. Peer: `sqlite-utils insert --csv` of
 the same file into a fresh SQLite file (no validation, text columns, no history, no indexes).
+
+Also reported, without a target: the reload of the same file (every row unchanged), and the same file
+into a second resource with the same items whose 公民身份号码 and 手机号码 are marked 敏感, so that their
+values are sealed (AES-256-GCM) and the key and lookup item stored as blind indexes (R-SEC-04).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ SURNAMES = (
 )
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰海燕晓东文斌"
 ETHNIC = ["汉族"] * 9 + ["瑶族", "土家族", "苗族"]
+SEALED = ("sfzh", "sjhm")  # the second resource's sensitive items: its 公民身份号码 and 手机号码 are sealed
 STREETS = ["人民西路", "国庆南路", "五岭大道", "郴江路", "燕泉路", "青年大道", "北湖路", "苏仙路"]
 
 
@@ -95,6 +100,11 @@ def generate(path: Path, n: int, seed: int = 2026) -> None:
 
 def _setup_resource() -> str:
     """A published 户籍人口 resource of a police department; returns its code."""
+    return _publisher()("户籍人口基本信息", ())
+
+
+def _publisher():
+    """A city with a police department; returns publish(name, sealed item codes) → resource code."""
     from govshare.catalog import services as catalog
     from govshare.catalog.models import CatalogKind, Classification
     from govshare.orgs.identifiers import uscc_check_char
@@ -124,30 +134,35 @@ def _setup_resource() -> str:
 
     officer = person("police", police, Role.PROVIDER)
     reviewer = person("reviewer", authority, Role.AUTHORITY)
-    rev = catalog.create_resource(
-        officer,
-        {
-            "classification": cls.code,
-            "name": "户籍人口基本信息",
-            "abstract": "全市户籍人口的基本信息。",
-            "provider": police.pk,
-            "format_category": "database",
-            "format_type": "JSON",
-            "share_type": "conditional",
-            "share_condition": "用于法定职责",
-            "legal_basis": "《中华人民共和国户口登记条例》",
-            "share_methods": ["query", "verify"],
-            "usage_requirements": "仅用于本部门履职。",
-            "open_type": "none",
-            "update_cycle": "daily",
-            "mount_kind": "table",
-            "items": ITEMS,
-        },
-    )
-    catalog.submit_revision(officer, rev)
-    catalog.publish_revision(reviewer, rev)
-    rev.resource.refresh_from_db()
-    return rev.resource.code
+
+    def publish(name: str, sealed: tuple[str, ...]) -> str:
+        items = [{**i, "is_sensitive": i["code"] in sealed} for i in ITEMS]
+        rev = catalog.create_resource(
+            officer,
+            {
+                "classification": cls.code,
+                "name": name,
+                "abstract": "全市户籍人口的基本信息。",
+                "provider": police.pk,
+                "format_category": "database",
+                "format_type": "JSON",
+                "share_type": "conditional",
+                "share_condition": "用于法定职责",
+                "legal_basis": "《中华人民共和国户口登记条例》",
+                "share_methods": ["query", "verify"],
+                "usage_requirements": "仅用于本部门履职。",
+                "open_type": "none",
+                "update_cycle": "daily",
+                "mount_kind": "table",
+                "items": items,
+            },
+        )
+        catalog.submit_revision(officer, rev)
+        catalog.publish_revision(reviewer, rev)
+        rev.resource.refresh_from_db()
+        return rev.resource.code
+
+    return publish
 
 
 def _child(cmd: list[str], env: dict) -> dict:
@@ -174,7 +189,9 @@ def worker(argv: list[str] | None = None) -> None:
     django_setup()
     from django.db import connection
 
-    code = _setup_resource()
+    publish = _publisher()
+    code = publish("户籍人口基本信息", ())
+    sealed_code = publish("户籍人口基本信息（敏感项加密）", SEALED)  # same items, 敏感 marked (R-SEC-04)
     connection.close()
     env = dict(os.environ)
     gov = str(Path(sys.executable).with_name("govshare"))
@@ -195,6 +212,10 @@ def worker(argv: list[str] | None = None) -> None:
     # the same file again: every row unchanged (digest comparison), nothing rewritten
     log(f"  [{a.db}] reload of the same file (all rows unchanged) …")
     result["reload"] = _child([gov, "ingest", code, a.file, "--quiet"], env)
+    # report only (no target): the same file into the resource whose 公民身份号码 and 手机号码 are sealed
+    log(f"  [{a.db}] the same file into {sealed_code} (公民身份号码 and 手机号码 sealed) …")
+    result["sealed"] = _child([gov, "ingest", sealed_code, a.file, "--quiet"], env)
+    result["sealed_records"] = Record.objects.filter(resource__code=sealed_code).count()
     report(result)
 
 
@@ -244,6 +265,10 @@ def rows_for(r: dict, peer_rate: float | None, peer: dict | None) -> list[dict]:
         row(NAME, db, "reload of the same file (every row unchanged)", round(reload_rate), unit="rows/s"),
         row(NAME, db, "records stored = rows in file", r["records"] == n and r["inserted"] == n,
             verdict="met" if r["records"] == n else "NOT met", check=True),
+        row(NAME, db, "same load, 公民身份号码 and 手机号码 sealed (AES-256-GCM, blind index)",
+            round(n / r["sealed"]["wall_s"]), unit="rows/s", sealed_rss_mb=round(r["sealed"]["rss_mb"])),
+        row(NAME, db, "sealed records stored = rows in file", r["sealed_records"] == n,
+            verdict="met" if r["sealed_records"] == n else "NOT met", check=True),
     ]  # fmt: skip
     out[0]["raw"] = r
     return out

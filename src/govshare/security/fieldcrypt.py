@@ -22,7 +22,6 @@ the same for every resource so a person's record joins across resources without 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -97,9 +96,9 @@ class FieldCipher:
         }
         # The index key must outlive rotations (stored keys and indexes depend on it): by default it comes
         # from the oldest key listed, which therefore stays listed unless an explicit index key is given.
-        self._index = hmac.new(_hkdf(index_key or keys[-1][1], "blind-index", 32), digestmod=hashlib.sha256)
-        self._digest = hmac.new(_hkdf(index_key or keys[-1][1], "row-digest", 32), digestmod=hashlib.sha256)
-        self._nonce = {kid: hmac.new(k.nonce, digestmod=hashlib.sha256) for kid, k in self._keys.items()}
+        # HMAC keys, used with the one-shot hmac.digest (OpenSSL, no Python-level HMAC object per value).
+        self._index = _hkdf(index_key or keys[-1][1], "blind-index", 32)
+        self._digest = _hkdf(index_key or keys[-1][1], "row-digest", 32)
         self._aes = {kid: AESGCM(k.enc_aes) for kid, k in self._keys.items()}
 
     @property
@@ -107,23 +106,17 @@ class FieldCipher:
         return list(self._keys)
 
     def blind(self, value: str) -> str:
-        mac = self._index.copy()
-        mac.update(value.encode("utf-8"))
-        return mac.hexdigest()[:BLIND_LEN]
+        return hmac.digest(self._index, value.encode("utf-8"), "sha256").hex()[:BLIND_LEN]
 
     def digest(self, row: bytes) -> str:
         """A row digest that a dump does not let anyone test guesses against (unlike a bare SHA-256)."""
-        mac = self._digest.copy()
-        mac.update(row)
-        return mac.hexdigest()
+        return hmac.digest(self._digest, row, "sha256").hex()
 
     def seal(self, value: str, aad: bytes, blind: str | None = None) -> str:
         """`blind`: the blind index of a lookup item's value, put in front so an index can find it."""
         kid = self.active
         data = value.encode("utf-8")
-        mac = self._nonce[kid].copy()
-        mac.update(len(aad).to_bytes(4, "big") + aad + data)
-        nonce = mac.digest()[:12]
+        nonce = hmac.digest(self._keys[kid].nonce, len(aad).to_bytes(4, "big") + aad + data, "sha256")[:12]
         body = nonce + self._encrypt(self.alg, kid, nonce, data, aad)
         token = f"{kid}.{self.alg}.{base64.urlsafe_b64encode(body).decode('ascii').rstrip('=')}"
         return PREFIX + (f"{blind}.{token}" if blind else token)

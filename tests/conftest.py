@@ -98,6 +98,23 @@ def city(db):
 
 
 @pytest.fixture
+def operator(city):
+    """A member of the platform's operator (大数据中心), who runs it but owns none of its data."""
+    from govshare.orgs.models import Department, DepartmentKind, Role
+
+    dept = Department.objects.create(
+        name="郴州市大数据中心",
+        short_name="大数据中心",
+        uscc=make_uscc(9),
+        region=city.region,
+        level="city",
+        kind=DepartmentKind.OPERATOR,
+        platform="郴州市政务数据共享交换平台",
+    )
+    return city.person("ops", dept, Role.OPERATOR, full_name="平台运维专员")
+
+
+@pytest.fixture
 def media(settings, tmp_path):
     """Uploaded and generated files (evidence, exports, open data versions) go to a throwaway directory,
     never into the checkout's var/."""

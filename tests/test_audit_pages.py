@@ -24,7 +24,7 @@ from govshare.audit import inspection, listing, merkle, services
 from govshare.audit.models import AuditEvent
 from govshare.audit.verifier import verify_receipt
 from govshare.clients import services as clients
-from govshare.orgs.models import Department, DepartmentKind, Role, User
+from govshare.orgs.models import Department, Role, User
 from govshare.security.models import RecoveryCode, TotpDevice
 from govshare.sharing import services as sharing
 
@@ -62,19 +62,6 @@ def auditor(city):
         name="郴州市审计局", short_name="审计局", uscc=make_uscc(8), region=city.region, level="city"
     )
     return city.person("auditor", dept, Role.AUDITOR, full_name="审计人员")
-
-
-@pytest.fixture
-def operator(city):
-    dept = Department.objects.create(
-        name="郴州市大数据中心",
-        short_name="大数据中心",
-        uscc=make_uscc(9),
-        region=city.region,
-        level="city",
-        kind=DepartmentKind.OPERATOR,
-    )
-    return city.person("operator", dept, Role.OPERATOR, full_name="技术服务专员")
 
 
 @pytest.fixture
@@ -129,7 +116,7 @@ def test_authority_and_auditor_see_every_department(city, shared, auditor):  # R
 def test_operator_actions_are_logged_and_visible_like_anyone_elses(city, operator):  # R-SEC-15
     c = login(operator)
     c.get("/audit/")
-    viewed = AuditEvent.objects.filter(action="audit.events.view", actor="operator").get()
+    viewed = AuditEvent.objects.filter(action="audit.events.view", actor=operator.username).get()
     assert viewed.department_name == "郴州市大数据中心"
     assert viewed.seq in shown(login(city.reviewer).get("/audit/"))
     assert viewed.seq not in shown(login(city.police_officer).get("/audit/"))

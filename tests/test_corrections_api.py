@@ -12,12 +12,11 @@ from tests.test_collect_load import A, B
 from tests.test_sharing_gate import call, loaded, make_grant, systems, url  # noqa: F401  (fixtures)
 from tests.test_sharing_workflow import media  # noqa: F401  (fixture: uploads go to a temporary folder)
 
-from conftest import make_uscc
 from govshare.audit.models import AuditEvent
 from govshare.calendar.policy import active_profile, work_calendar
 from govshare.collect.services import load_rows
 from govshare.notifications.models import Notification
-from govshare.orgs.models import Department, DepartmentKind, Role
+from govshare.orgs.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -174,19 +173,6 @@ def test_client_system_needs_a_grant_and_names_a_record(city, chenzhou, loaded, 
     )
     assert r.status_code == 403 and r.json()["code"] == "no_grant"
     assert AuditEvent.objects.filter(action="share.correction", result="denied").exists()
-
-
-@pytest.fixture
-def operator(city):
-    dept = Department.objects.create(
-        name="郴州市大数据中心",
-        uscc=make_uscc(9),
-        region=city.region,
-        level="city",
-        kind=DepartmentKind.OPERATOR,
-        platform="郴州市政务数据共享交换平台",
-    )
-    return city.person("ops", dept, Role.OPERATOR)
 
 
 def test_neixiang_reports_through_the_authority_and_operator(

@@ -7,7 +7,6 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from tests.conftest import make_uscc
 from tests.test_collect_load import A, B
 from tests.test_sharing_gate import loaded, make_grant, systems  # noqa: F401 (fixtures)
 
@@ -17,7 +16,7 @@ from govshare.collect.services import load_rows
 from govshare.corrections.models import CorrectionTicket, Evidence, ExtensionRequest, TicketStatus
 from govshare.corrections.selectors import SUBJECT
 from govshare.notifications.models import Notification
-from govshare.orgs.models import Department, DepartmentKind, Role
+from govshare.orgs.models import Role
 from govshare.supervision.models import Obligation, ObligationStatus
 
 PDF = b"%PDF-1.4\n%evidence of the right name\n"
@@ -75,19 +74,6 @@ def police(city):
 @pytest.fixture
 def head(city):
     return city.person("police_head", city.police, Role.HEAD, full_name="公安局负责人")
-
-
-@pytest.fixture
-def operator(city):
-    dept = Department.objects.create(
-        name="郴州市大数据中心",
-        short_name="大数据中心",
-        uscc=make_uscc(9),
-        region=city.region,
-        level="city",
-        kind=DepartmentKind.OPERATOR,
-    )
-    return city.person("operator", dept, Role.OPERATOR, full_name="技术服务专员")
 
 
 def raise_doubt(client, grant, **overrides) -> CorrectionTicket:

@@ -17,7 +17,7 @@ from govshare.corrections import selectors, services
 from govshare.corrections.models import ExtensionStatus, Outcome, TicketStatus
 from govshare.errors import DomainError, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from govshare.notifications.models import Notification
-from govshare.orgs.models import DepartmentKind, Role
+from govshare.orgs.models import Role
 from govshare.supervision.models import Obligation, ObligationStatus
 
 pytestmark = pytest.mark.django_db
@@ -50,20 +50,6 @@ def grant(city, loaded, systems):
 @pytest.fixture
 def head(city):
     return city.person("police_head", city.police, Role.HEAD, full_name="公安局局长")
-
-
-@pytest.fixture
-def operator(city):
-    from govshare.orgs.models import Department
-
-    dept = Department.objects.create(
-        name="郴州市大数据中心",
-        uscc="12431000MB1E00005U",
-        region=city.region,
-        level="city",
-        kind=DepartmentKind.OPERATOR,
-    )
-    return city.person("ops", dept, Role.OPERATOR)
 
 
 def raise_on(city, grant, key=A, **kw):

@@ -22,7 +22,7 @@ from govshare.opendata.models import (
     ObjectionStatus,
     OpenDataset,
 )
-from govshare.orgs.models import Department, DepartmentKind, Role
+from govshare.orgs.models import Role
 from govshare.supervision.models import Obligation, ObligationStatus
 
 pytestmark = pytest.mark.django_db
@@ -378,21 +378,6 @@ def test_profile_without_a_period_tracks_without_deadline(city, dataset, head): 
 
 
 # ---------------------------------------------------------------- feedback (R-OPEN-12)
-
-
-@pytest.fixture
-def operator(city):
-    from tests.conftest import make_uscc
-
-    ops = Department.objects.create(
-        name="郴州市大数据中心",
-        uscc=make_uscc(9),
-        region=city.region,
-        level="city",
-        kind=DepartmentKind.OPERATOR,
-        platform="郴州市政务数据共享交换平台",
-    )
-    return city.person("ops", ops, Role.OPERATOR, full_name="平台运维专员")
 
 
 def test_anyone_leaves_feedback_and_the_right_party_replies(city, dataset, operator):  # R-OPEN-12

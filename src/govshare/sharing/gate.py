@@ -321,13 +321,25 @@ _GRANT = (
 
 
 @functools.cache
-def _grants_sql() -> str:
+def _read_columns() -> str:
+    """The resource, its open-ticket flag and a grant: what `_found` reads, in both queries below."""
+    return (
+        f"{rawsql.columns('r', Resource, _RES)}, {open_ticket_sql('r')}, {rawsql.columns('g', Grant, _GRANT)}"
+    )
+
+
+def _grants_join(client_id_sql: str) -> str:
     through = Grant.clients.through._meta.db_table
     return (
-        f"SELECT {rawsql.columns('r', Resource, _RES)}, {open_ticket_sql('r')}, "
-        f"{rawsql.columns('g', Grant, _GRANT)} "
-        f"FROM {Resource._meta.db_table} r LEFT JOIN {Grant._meta.db_table} g ON g.resource_id = r.id "
-        f"AND g.id IN (SELECT grant_id FROM {through} WHERE clientsystem_id = %s) "
+        f"LEFT JOIN {Grant._meta.db_table} g ON g.resource_id = r.id "
+        f"AND g.id IN (SELECT grant_id FROM {through} WHERE clientsystem_id = {client_id_sql})"
+    )
+
+
+@functools.cache
+def _grants_sql() -> str:
+    return (
+        f"SELECT {_read_columns()} FROM {Resource._meta.db_table} r {_grants_join('%s')} "
         "WHERE r.code = %s AND r.status IN (%s, %s) ORDER BY g.created_at DESC, g.id DESC"
     )
 
@@ -343,13 +355,10 @@ def _resource_and_grants(code: str, client_id: int) -> tuple[Resource | None, bo
 def _call_sql() -> str:
     """`_grants_sql` joined to the credential lookup: the whole of a delivery call's reading, one query."""
     columns, joins = client_auth.credential_sql()
-    through = Grant.clients.through._meta.db_table
     return (
-        f"SELECT {columns}, {rawsql.columns('r', Resource, _RES)}, {open_ticket_sql('r')}, "
-        f"{rawsql.columns('g', Grant, _GRANT)} {joins} "
+        f"SELECT {columns}, {_read_columns()} {joins} "
         f"LEFT JOIN {Resource._meta.db_table} r ON r.code = %s AND r.status IN (%s, %s) "
-        f"LEFT JOIN {Grant._meta.db_table} g ON g.resource_id = r.id "
-        f"AND g.id IN (SELECT grant_id FROM {through} WHERE clientsystem_id = c.client_id) "
+        f"{_grants_join('c.client_id')} "
         "WHERE c.prefix = %s"  # ordered newest first by _found (a sort in SQL cost more)
     )
 

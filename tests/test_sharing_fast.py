@@ -541,15 +541,28 @@ def test_revocation_and_suspension_hold_on_the_very_next_call(apps, ctx):  # R-S
 
 def test_a_lookup_is_three_statements(apps, ctx, django_assert_num_queries):  # R-SHARE-20
     """Credential, resource, grants and the open-ticket flag in one query; the records; the audit event.
-    (Through the API's handler it is four: the credential, then the grants.)"""
-    fast, _ = apps
+    The API's own path (ShareBearer, then the handler) reads the same way."""
     make_grant(ctx["city"], ctx["resource"], ctx["systems"]["civil"])
     headers = bearer(ctx["systems"]["civil_token"])
     target = path(ctx["resource"], "records")
-    assert wsgi(fast, "GET", target, query=f"sfzh={C}", headers=headers)[0] == 200  # writes last_used_at
+    for app in apps:
+        assert wsgi(app, "GET", target, query=f"sfzh={C}", headers=headers)[0] == 200  # last_used_at
+        with django_assert_num_queries(3):
+            status, _, content = wsgi(app, "GET", target, query=f"sfzh={C}", headers=headers)
+        assert status == 200 and json.loads(content)["records"][0]["xm"] == "王五"
+
+
+def test_the_change_feed_reads_credential_and_grants_at_once(apps, ctx, django_assert_num_queries):
+    """/changes (the API's path only): the credential with the resource and grants, the feed's own
+    reads, the audit event; a second credential query would make it one more.  # R-SHARE-20"""
+    _, ninja = apps
+    make_grant(ctx["city"], ctx["resource"], ctx["systems"]["civil"])
+    headers = bearer(ctx["systems"]["civil_token"])
+    target = path(ctx["resource"], "changes")
+    assert wsgi(ninja, "GET", target, query="cursor=0", headers=headers)[0] == 200
     with django_assert_num_queries(3):
-        status, _, content = wsgi(fast, "GET", target, query=f"sfzh={C}", headers=headers)
-    assert status == 200 and json.loads(content)["records"][0]["xm"] == "王五"
+        status, _, content = wsgi(ninja, "GET", target, query="cursor=0", headers=headers)
+    assert status == 200 and json.loads(content)["changes"], content
 
 
 def test_built_instances_equal_the_orms(ctx):

@@ -13,7 +13,9 @@ with the same bearer checks, one query for credential and resource, the gate's o
 same JSON encoding — without grant, masking or audit.
 
 `python -m bench share_lookup [--quick]`, or standalone `python -m bench.share_lookup [--quick] [--pg]`.
-GOVSHARE_BENCH_SHARE_PG=1 adds a PostgreSQL pass to the harness run.
+GOVSHARE_BENCH_SHARE_PG=1 adds a PostgreSQL pass to the harness run. For looking at the server's thread
+count: GOVSHARE_BENCH_SHARE_THREADS (default 4, the product's default; both servers get it) and
+GOVSHARE_BENCH_SHARE_ROUNDS (default 4).
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ from bench import (
 from bench import _share_load as load
 
 NAME = "share_lookup"
-FULL = {"records": 1_000_000, "seconds": 8, "rounds": 4, "warmup": 3, "keys": 10_000}
+ROUNDS = int(os.environ.get("GOVSHARE_BENCH_SHARE_ROUNDS", "4"))
+FULL = {"records": 1_000_000, "seconds": 8, "rounds": ROUNDS, "warmup": 3, "keys": 10_000}
 QUICK = {"records": 20_000, "seconds": 2, "rounds": 1, "warmup": 1, "keys": 2_000}
 CONNECTIONS = 16
-THREADS = 4  # granian blocking threads of our one worker = Datasette's num_sql_threads
+# granian blocking threads of our one worker = Datasette's num_sql_threads (4: the product's default)
+THREADS = int(os.environ.get("GOVSHARE_BENCH_SHARE_THREADS", "4"))
 TARGET_RATIO = 2.0
 TARGET_P99_MS = 50.0
 TARGET_GATE_COST = 0.30

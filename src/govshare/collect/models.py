@@ -130,7 +130,11 @@ class Series(models.Model):
 
 class Record(models.Model):
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey("catalog.Resource", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: (resource, key) leads with it; one more index to keep cost a million-row
+    # merge about a tenth of its time.
+    resource = models.ForeignKey(
+        "catalog.Resource", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     key = models.CharField("主键值", max_length=128)
     data = models.JSONField("数据", null=True)
     digest = models.CharField("摘要", max_length=64)
@@ -150,7 +154,11 @@ class RecordHistory(models.Model):
     """An earlier value of a record, moved here by the load that replaced or deleted it."""
 
     id = models.BigAutoField(primary_key=True)
-    resource = models.ForeignKey("catalog.Resource", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: (resource, key) leads with it; one more index to keep cost a million-row
+    # merge about a tenth of its time.
+    resource = models.ForeignKey(
+        "catalog.Resource", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     key = models.CharField("主键值", max_length=128)
     data = models.JSONField("数据", null=True)
     digest = models.CharField("摘要", max_length=64)

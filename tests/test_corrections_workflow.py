@@ -197,8 +197,16 @@ def test_cz_extension_is_approved_by_the_provider_head_within_15_days(city, gran
     with pytest.raises(ValidationFailed):
         services.request_extension(city.police_officer, ticket, working_days=6, reason="再延")
     req2 = services.request_extension(city.police_officer, ticket, working_days=5, reason="再延")
+    with pytest.raises(ValidationFailed) as err:
+        services.refuse_extension(head, req2, note="  ")  # a refusal says why
+    assert err.value.detail["errors"][0]["field"] == "note"
     req2 = services.refuse_extension(head, req2, note="请按期核校")
-    assert req2.status == ExtensionStatus.REFUSED
+    assert req2.status == ExtensionStatus.REFUSED and req2.decided_by == head
+    assert verify_duty(ticket).due_on == req.new_due_on
+    for decide in (services.approve_extension, services.refuse_extension):  # decided once only
+        with pytest.raises(IllegalTransition) as err:
+            decide(head, req2, note="改为同意")
+        assert err.value.code == "extension_decided"
     assert verify_duty(ticket).due_on == req.new_due_on
 
 

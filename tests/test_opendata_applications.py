@@ -229,6 +229,11 @@ def test_neixiang_extension_by_the_head_at_most_10_working_days(city, dataset, h
     duty.refresh_from_db()
     second_due = work_calendar().add_working_days(first_due, 6).due
     assert duty.due_on == second_due
+    # decided once: approving again does not extend twice, refusing now is refused too
+    assert boss.post(url + f"extensions/{ext.pk}/approve/", {"note": "同意"}).status_code == 409
+    assert boss.post(url + f"extensions/{ext.pk}/refuse/", {"note": "不同意"}).status_code == 409
+    duty.refresh_from_db()
+    assert duty.due_on == second_due
     assert Notification.objects.filter(user=user, kind="open.reply_extended").exists()
     assert f"{second_due:%Y-%m-%d}" in c.get(f"/open/account/applications/{app.pk}/").content.decode()
 

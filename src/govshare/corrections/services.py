@@ -593,19 +593,8 @@ def request_extension(user, ticket: CorrectionTicket, *, working_days: int, reas
     if ticket.extension_requests.filter(status=ExtensionStatus.PENDING).exists():
         raise IllegalTransition("extension_pending", "已有待审批的延期申请")
     reason = _text(reason)
-    errors = []
-    if not reason:
-        errors.append(_err("reason", "延期理由", "required", "延期须说明理由"))
     used = sum(ob.extensions.values_list("working_days", flat=True))
-    if not isinstance(working_days, int) or working_days < 1 or used + working_days > int(ceiling.value):
-        errors.append(
-            _err(
-                "working_days",
-                "延长工作日",
-                "extension_exceeds_limit",
-                f"延期累计不得超过 {ceiling.value} 个工作日（{ceiling.article}），已延期 {used} 个工作日",
-            )
-        )
+    errors = duties.extension_problems(reason, working_days, used, ceiling)
     if errors:
         raise ValidationFailed(errors)
     req = ExtensionRequest.objects.create(
@@ -631,10 +620,7 @@ def can_decide_extension(user, ticket: CorrectionTicket) -> bool:
 
 
 def _lock_request(req: ExtensionRequest) -> ExtensionRequest:
-    req = ExtensionRequest.objects.select_for_update().select_related("ticket").get(pk=req.pk)
-    if req.status != ExtensionStatus.PENDING:
-        raise IllegalTransition("extension_decided", f"该延期申请{req.get_status_display()}")
-    return req
+    return duties.lock_pending_request(ExtensionRequest, req.pk)
 
 
 @transaction.atomic
@@ -646,14 +632,11 @@ def approve_extension(user, req: ExtensionRequest, note: str = "") -> ExtensionR
     ob = verify_obligation(ticket)
     if ob is None or ticket.status != TicketStatus.VERIFYING:
         raise IllegalTransition("illegal_transition", "该疑义已不在核校中，无需延期")
-    ext = duties.extend_obligation(ob, user, req.working_days, req.reason)
-    req.status, req.decided_by, req.decided_at = ExtensionStatus.APPROVED, user, timezone.now()
-    req.decision_note, req.new_due_on = _text(note), ext.new_due_on
-    req.save()
+    req = duties.decide_request(req, user, approve=True, note=note, ob=ob)
     _step(
         ticket,
         "extension_approve",
-        f"负责人批准延期至 {ext.new_due_on:%Y-%m-%d}",
+        f"负责人批准延期至 {req.new_due_on:%Y-%m-%d}",
         actor=user,
         note=req.decision_note,
     )
@@ -661,7 +644,7 @@ def approve_extension(user, req: ExtensionRequest, note: str = "") -> ExtensionR
         notify_departments(
             [ticket.reporter_department],
             "corrections.extended",
-            f"疑义{ticket.number}的核校期限延长至 {ext.new_due_on:%Y-%m-%d}",
+            f"疑义{ticket.number}的核校期限延长至 {req.new_due_on:%Y-%m-%d}",
             body=req.reason[:200],
             link=_link(ticket),
         )
@@ -674,22 +657,13 @@ def refuse_extension(user, req: ExtensionRequest, note: str) -> ExtensionRequest
     ticket = _lock(req.ticket)
     if not can_decide_extension(user, ticket):
         raise PermissionDenied("extension_approver", "延期须由本地办法规定的负责人审批")
-    note = _text(note)
-    if not note:
-        raise ValidationFailed([_err("note", "审批意见", "required", "不予批准须说明理由")])
-    req.status, req.decided_by, req.decided_at, req.decision_note = (
-        ExtensionStatus.REFUSED,
-        user,
-        timezone.now(),
-        note,
-    )
-    req.save()
-    _step(ticket, "extension_refuse", "负责人未批准延期", actor=user, note=note)
+    req = duties.decide_request(req, user, approve=False, note=note)
+    _step(ticket, "extension_refuse", "负责人未批准延期", actor=user, note=req.decision_note)
     notify_departments(
         [ticket.provider],
         "corrections.extension_refused",
         f"疑义{ticket.number}的延期申请未获批准",
-        body=note[:200],
+        body=req.decision_note[:200],
         link=_link(ticket),
     )
     return req

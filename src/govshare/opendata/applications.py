@@ -774,22 +774,7 @@ def request_extension(user, app: OpenApplication, working_days, reason: str) -> 
         raise IllegalTransition("extension_pending", "已有待审批的延期申请")
     ceiling = info["ceiling"]
     reason = _text(reason)
-    errors = []
-    if not reason:
-        errors.append(_err("reason", "延期理由", "required", "延期须说明理由"))
-    if (
-        not isinstance(working_days, int)
-        or working_days < 1
-        or info["used"] + working_days > int(ceiling.value)
-    ):
-        errors.append(
-            _err(
-                "working_days",
-                "延长工作日",
-                "extension_exceeds_limit",
-                f"延期累计不得超过 {ceiling.value} 个工作日（{ceiling.article}），已延期 {info['used']} 个工作日",
-            )
-        )
+    errors = duties.extension_problems(reason, working_days, info["used"], ceiling)
     if errors:
         raise ValidationFailed(errors)
     ext = ReplyExtension.objects.create(
@@ -814,10 +799,7 @@ def request_extension(user, app: OpenApplication, working_days, reason: str) -> 
 
 
 def _lock_extension(ext: ReplyExtension) -> ReplyExtension:
-    ext = ReplyExtension.objects.select_for_update().get(pk=ext.pk)
-    if ext.status != ReplyExtensionStatus.PENDING:
-        raise IllegalTransition("extension_decided", f"该延期申请{ext.get_status_display()}")
-    return ext
+    return duties.lock_pending_request(ReplyExtension, ext.pk)
 
 
 @transaction.atomic
@@ -829,21 +811,18 @@ def approve_extension(user, ext: ReplyExtension, note: str = "") -> ReplyExtensi
     ob = reply_obligation(app)
     if ob is None or app.status != ApplicationStatus.PENDING:
         raise IllegalTransition("illegal_transition", "该申请已答复，无需延期")
-    done = duties.extend_obligation(ob, user, ext.working_days, ext.reason)
-    ext.status, ext.decided_by, ext.decided_at = ReplyExtensionStatus.APPROVED, user, timezone.now()
-    ext.decision_note, ext.new_due_on = _text(note), done.new_due_on
-    ext.save()
+    ext = duties.decide_request(ext, user, approve=True, note=_text(note), ob=ob)
     audit.record(
         "open.application.extension_approve",
         actor=user,
         object=app,
         case_id=app.number,
-        detail={"working_days": ext.working_days, "new_due_on": done.new_due_on.isoformat()},
+        detail={"working_days": ext.working_days, "new_due_on": ext.new_due_on.isoformat()},
     )
     notify_user(
         app.applicant,
         "open.reply_extended",
-        f"您的有条件开放申请 {app.number} 答复期限延长至 {done.new_due_on:%Y-%m-%d}",
+        f"您的有条件开放申请 {app.number} 答复期限延长至 {ext.new_due_on:%Y-%m-%d}",
         body=ext.reason[:200],
         link=_my_link(app),
     )
@@ -856,16 +835,8 @@ def refuse_extension(user, ext: ReplyExtension, note: str) -> ReplyExtension:
     app = _lock(ext.application)
     if not can_decide_extension(user, app):
         raise PermissionDenied("extension_approver", f"延期须由{approver_label()}审批")
-    note = _text(note)
-    if not note:
-        raise ValidationFailed([_err("note", "审批意见", "required", "不予批准须说明理由")])
-    ext.status, ext.decided_by, ext.decided_at, ext.decision_note = (
-        ReplyExtensionStatus.REFUSED,
-        user,
-        timezone.now(),
-        note,
-    )
-    ext.save()
+    ext = duties.decide_request(ext, user, approve=False, note=_text(note))
+    note = ext.decision_note
     audit.record(
         "open.application.extension_refuse",
         actor=user,

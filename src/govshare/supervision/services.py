@@ -156,6 +156,58 @@ def cancel_obligation(ob: Obligation, by, reason: str) -> Obligation:
     return _close(ob, ObligationStatus.CANCELLED, by, reason.strip())
 
 
+# ---- extension requests: a workflow's provider asks, the approver the profile names decides ----------
+# Correction tickets (corrections.ExtensionRequest, CZ 24) and conditional open data applications
+# (opendata.ReplyExtension, NX 46) keep their own request rows, permissions, steps and notices; the
+# checks and the decision are these, so an extension reads and behaves the same in both.
+
+REQUEST_PENDING, REQUEST_APPROVED, REQUEST_REFUSED = "pending", "approved", "refused"  # both models' values
+
+
+def extension_problems(reason: str, working_days, used: int, ceiling) -> list[dict]:
+    """What is wrong with asking for `working_days` more, `used` already granted, under the profile's
+    `ceiling` parameter (its value and article are quoted to the user)."""
+    errors = []
+    if not (reason or "").strip():
+        errors.append(
+            {"field": "reason", "label": "延期理由", "code": "required", "message": "延期须说明理由"}
+        )
+    if not isinstance(working_days, int) or working_days < 1 or used + working_days > int(ceiling.value):
+        errors.append(
+            {
+                "field": "working_days",
+                "label": "延长工作日",
+                "code": "extension_exceeds_limit",
+                "message": f"延期累计不得超过 {ceiling.value} 个工作日（{ceiling.article}），已延期 {used} 个工作日",
+            }
+        )
+    return errors
+
+
+def lock_pending_request(model, pk: int):
+    """The extension request, row-locked, if it still awaits a decision."""
+    req = model.objects.select_for_update().get(pk=pk)
+    if req.status != REQUEST_PENDING:
+        raise IllegalTransition("extension_decided", f"该延期申请{req.get_status_display()}")
+    return req
+
+
+def decide_request(req, approver, *, approve: bool, note: str, ob: Obligation | None = None):
+    """Approve (the obligation `ob` is extended, which checks the approver and the ceiling again) or
+    refuse (not without a reason) a locked pending request; the caller records its own step."""
+    note = (note or "").strip()
+    if approve:
+        req.new_due_on = extend_obligation(ob, approver, req.working_days, req.reason).new_due_on
+    elif not note:
+        raise ValidationFailed(
+            [{"field": "note", "label": "审批意见", "code": "required", "message": "不予批准须说明理由"}]
+        )
+    req.status = REQUEST_APPROVED if approve else REQUEST_REFUSED
+    req.decided_by, req.decided_at, req.decision_note = approver, timezone.now(), note
+    req.save()
+    return req
+
+
 @transaction.atomic
 def extend_obligation(ob: Obligation, approver, working_days: int, reason: str) -> Extension:
     """Extend within the profile's ceiling, approved by the role the regulation names (e.g. CZ 24)."""
@@ -170,22 +222,10 @@ def extend_obligation(ob: Obligation, approver, working_days: int, reason: str) 
     role = ob.extension_approver_role or Role.HEAD
     if not approver.has_role(role) or (role == Role.HEAD and approver.department_id != ob.department_id):
         raise PermissionDenied("extension_approver", "延期须由本地办法规定的负责人批准")
-    if not reason.strip():
-        raise ValidationFailed(
-            [{"field": "reason", "label": "延期理由", "code": "required", "message": "延期须说明理由"}]
-        )
     used = ob.extensions.aggregate(s=Sum("working_days"))["s"] or 0
-    if working_days < 1 or used + working_days > int(ceiling.value):
-        raise ValidationFailed(
-            [
-                {
-                    "field": "working_days",
-                    "label": "延长工作日",
-                    "code": "extension_exceeds_limit",
-                    "message": f"延期累计不得超过 {ceiling.value} 个工作日（{ceiling.article}），已延期 {used} 个工作日",
-                }
-            ]
-        )
+    errors = extension_problems(reason, working_days, used, ceiling)
+    if errors:
+        raise ValidationFailed(errors)
     deadline = work_calendar().add_working_days(ob.due_on, working_days)
     ext = Extension.objects.create(
         obligation=ob,

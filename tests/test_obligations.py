@@ -250,3 +250,13 @@ def test_pages_show_deadlines_with_articles_and_overdue_in_red(city, published):
     assert "郴州市市场监督管理局" in page and "is-overdue" in page
     assert c.get("/obligations/all/").status_code == 403
     assert ob.subject_label in page
+
+
+def test_extension_request_states_are_both_workflows_states():  # R-CORR-04, R-OPEN-08
+    """decide_request and lock_pending_request write and compare these values on either model."""
+    from govshare.corrections.models import ExtensionStatus
+    from govshare.opendata.models import ReplyExtensionStatus
+
+    ours = (services.REQUEST_PENDING, services.REQUEST_APPROVED, services.REQUEST_REFUSED)
+    for states in (ExtensionStatus, ReplyExtensionStatus):
+        assert (states.PENDING.value, states.APPROVED.value, states.REFUSED.value) == ours

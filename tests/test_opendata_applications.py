@@ -230,8 +230,9 @@ def test_neixiang_extension_by_the_head_at_most_10_working_days(city, dataset, h
     second_due = work_calendar().add_working_days(first_due, 6).due
     assert duty.due_on == second_due
     # decided once: approving again does not extend twice, refusing now is refused too
-    assert boss.post(url + f"extensions/{ext.pk}/approve/", {"note": "同意"}).status_code == 409
-    assert boss.post(url + f"extensions/{ext.pk}/refuse/", {"note": "不同意"}).status_code == 409
+    for action, note in (("approve", "同意"), ("refuse", "不同意")):
+        r = boss.post(url + f"extensions/{ext.pk}/{action}/", {"note": note})
+        assert r.status_code == 409 and codes(r) == ["extension_decided"]
     duty.refresh_from_db()
     assert duty.due_on == second_due
     assert Notification.objects.filter(user=user, kind="open.reply_extended").exists()
@@ -240,6 +241,17 @@ def test_neixiang_extension_by_the_head_at_most_10_working_days(city, dataset, h
     # 6 + 5 > 10: refused at the request; 6 + 4 = 10 is the ceiling.
     r = officer.post(url + "extend/", {"working_days": "5", "reason": "再延"})
     assert r.status_code == 422 and "extension_exceeds_limit" in codes(r)
+    assert officer.post(url + "extend/", {"working_days": "4", "reason": "再延"}).status_code == 302
+    ext2 = ReplyExtension.objects.filter(application=app, status="pending").get()
+    # a refusal says why; a refused request extends nothing, and the provider may ask again
+    r = boss.post(url + f"extensions/{ext2.pk}/refuse/", {"note": " "})
+    assert r.status_code == 422 and codes(r) == ["required"]
+    assert boss.post(url + f"extensions/{ext2.pk}/refuse/", {"note": "理由不充分"}).status_code == 302
+    ext2.refresh_from_db()
+    assert (ext2.status, ext2.decided_by_id, ext2.decision_note) == ("refused", head.pk, "理由不充分")
+    assert Notification.objects.filter(kind="open.extension_refused").exists()
+    duty.refresh_from_db()
+    assert duty.due_on == second_due
     assert officer.post(url + "extend/", {"working_days": "4", "reason": "再延"}).status_code == 302
     ext2 = ReplyExtension.objects.filter(application=app, status="pending").get()
     assert boss.post(url + f"extensions/{ext2.pk}/approve/", {}).status_code == 302

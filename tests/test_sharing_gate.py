@@ -285,6 +285,19 @@ def test_refused_callers_get_no_data_and_are_audited(
     assert ev.result == "denied" and ev.detail["resource"] == loaded.code and ev.detail["reason"] == code
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/share/301/00%00/changes", "/api/v1/share/" + "9" * 70 + "/1/changes"]
+)
+def test_a_path_the_joined_read_cannot_take_still_refuses_once(city, loaded, systems, path):  # R-SEC-05
+    """A resource code with a NUL or too long for the one-query read: the credential alone is checked,
+    and its refusal is audited exactly once, as on every other path."""
+    _revoke(city, systems)
+    before = AuditEvent.objects.count()
+    r = call(systems["civil_token"], "get", path, data={"cursor": 0})
+    assert r.status_code == 401 and r.json()["code"] == "token_revoked"
+    assert AuditEvent.objects.count() == before + 1 and last_event().detail["reason"] == "token_revoked"
+
+
 GRANT_STATES = {
     "expired grant": (
         {"valid_from": dt.date(2020, 1, 1), "valid_until": dt.date(2020, 12, 31)},

@@ -620,7 +620,7 @@ def can_decide_extension(user, ticket: CorrectionTicket) -> bool:
 
 
 def _lock_request(req: ExtensionRequest) -> ExtensionRequest:
-    return duties.lock_pending_request(ExtensionRequest, req.pk)
+    return duties.lock_pending_request(ExtensionRequest, req.pk, "ticket")
 
 
 @transaction.atomic

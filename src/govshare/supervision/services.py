@@ -184,9 +184,9 @@ def extension_problems(reason: str, working_days, used: int, ceiling) -> list[di
     return errors
 
 
-def lock_pending_request(model, pk: int):
-    """The extension request, row-locked, if it still awaits a decision."""
-    req = model.objects.select_for_update().get(pk=pk)
+def lock_pending_request(model, pk: int, *related: str):
+    """The extension request (with `related` rows), row-locked, if it still awaits a decision."""
+    req = model.objects.select_for_update().select_related(*related).get(pk=pk)
     if req.status != REQUEST_PENDING:
         raise IllegalTransition("extension_decided", f"该延期申请{req.get_status_display()}")
     return req

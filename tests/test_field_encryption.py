@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 
 import pytest
 from django.core.management import call_command
@@ -96,6 +97,23 @@ def test_the_gate_finds_by_sealed_key_and_sealed_index_and_returns_plain_masked_
         token, "post", url(sealed, "verify"), data={"items": {"公民身份号码": B, "手机号码": "13912345678"}}
     )
     assert v.json()["match"] is True
+
+
+def test_the_served_fast_route_looks_a_sealed_key_up_by_its_blind_index(city, sealed, civil):
+    """As deployed, the record read with the credential is under the plain key, which a sealed resource
+    does not store; the lookup then asks by the blind index itself.  # R-SEC-04, R-SHARE-20"""
+    from tests.test_sharing_fast import bearer, wsgi
+
+    from govshare.wsgi import make_application
+
+    system, token = civil
+    make_grant(city, sealed, system, items=["sfzh", "xm"], masks={})
+    app = make_application()
+    status, _, content = wsgi(app, "GET", url(sealed, "records"), query=f"sfzh={A}", headers=bearer(token))
+    assert status == 200 and json.loads(content)["records"] == [{"sfzh": A, "xm": "张三丰"}]
+    body = {"items": {"公民身份号码": B, "姓名": "李四"}}
+    status, _, content = wsgi(app, "POST", url(sealed, "verify"), body=body, headers=bearer(token))
+    assert status == 200 and json.loads(content)["match"] is True
 
 
 def test_change_feed_and_deletes_name_the_record_by_its_plain_key(city, sealed, civil):  # R-SHARE-13

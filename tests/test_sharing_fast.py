@@ -468,7 +468,7 @@ def test_verify_answers_like_the_api(apps, ctx, name):  # R-SHARE-19, R-SEC-01, 
 
 def test_the_fast_routes_are_on():
     """They step aside when sharing/api.py's handler signatures change (the API then answers everything);
-    test_a_lookup_is_three_statements shows the deployed chain takes them."""
+    test_a_lookup_by_primary_key_is_two_statements shows the deployed chain takes them."""
     from govshare.sharing.fast import FastRoutes
 
     assert FastRoutes(lambda request: None).enabled
@@ -539,17 +539,49 @@ def test_revocation_and_suspension_hold_on_the_very_next_call(apps, ctx):  # R-S
     assert status == 401 and json.loads(content)["code"] == "token_revoked"
 
 
-def test_a_lookup_is_three_statements(apps, ctx, django_assert_num_queries):  # R-SHARE-20
-    """Credential, resource, grants and the open-ticket flag in one query; the records; the audit event.
-    The API's own path (ShareBearer, then the handler) reads the same way."""
+def test_a_lookup_by_primary_key_is_two_statements(apps, ctx, django_assert_num_queries):  # R-SHARE-20
+    """As deployed: the credential, resource, grants, open-ticket flag and the record under the asked
+    primary key in one query, then the audit event. The API's own path reads the record on its own."""
     make_grant(ctx["city"], ctx["resource"], ctx["systems"]["civil"])
     headers = bearer(ctx["systems"]["civil_token"])
     target = path(ctx["resource"], "records")
-    for app in apps:
+    fast, ninja = apps
+    for app, statements in ((fast, 2), (ninja, 3)):
         assert wsgi(app, "GET", target, query=f"sfzh={C}", headers=headers)[0] == 200  # last_used_at
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(statements):
             status, _, content = wsgi(app, "GET", target, query=f"sfzh={C}", headers=headers)
         assert status == 200 and json.loads(content)["records"][0]["xm"] == "王五"
+    # 核验 names its items in any order; the gate has seen which one is the primary item
+    body = {"items": {"xm": "王五", "公民身份号码": C}}
+    with django_assert_num_queries(2):
+        status, _, content = wsgi(fast, "POST", path(ctx["resource"], "verify"), body=body, headers=headers)
+    assert status == 200 and json.loads(content)["match"] is True
+
+
+def test_the_record_read_early_answers_only_its_own_key(apps, ctx, django_assert_num_queries):
+    """A lookup by another item, a stale guess of the primary item and a deleted record all take the
+    lookup's own query, and answer as the API does.  # R-SHARE-20, R-COL-05"""
+    from govshare.collect.models import Record
+
+    resource = ctx["resource"]
+    make_grant(ctx["city"], resource, ctx["systems"]["civil"])
+    headers = bearer(ctx["systems"]["civil_token"])
+    fast, _ = apps
+    assert wsgi(fast, "GET", path(resource, "records"), query=f"sfzh={C}", headers=headers)[0] == 200
+    with django_assert_num_queries(3):  # the phone number is read as a key first, and is none
+        status, _, content = wsgi(
+            fast, "GET", path(resource, "records"), query="sjhm=13812345678", headers=headers
+        )
+    assert status == 200 and sorted(r["xm"] for r in json.loads(content)["records"]) == ["张三丰", "王五"]
+    gate._primary_names[resource.code] = ("xm", "姓名")  # as if a catalog version had changed it
+    body = {"items": {"sfzh": C, "xm": "王五"}}
+    with django_assert_num_queries(3):
+        status, _, content = wsgi(fast, "POST", path(resource, "verify"), body=body, headers=headers)
+    assert status == 200 and json.loads(content)["match"] is True
+    assert gate._primary_names[resource.code] == ("sfzh", "公民身份号码")  # corrected by the call
+    Record.objects.filter(resource=resource, key=C).update(deleted=True)
+    _, _, content, _ = both(apps, "GET", path(resource, "records"), query=f"sfzh={C}", headers=headers)
+    assert json.loads(content)["count"] == 0
 
 
 def test_the_change_feed_reads_credential_and_grants_at_once(apps, ctx, django_assert_num_queries):

@@ -149,7 +149,9 @@ class FastRoutes:
                     reason="not_authenticated",
                 )
                 raise AuthenticationError()
-            gate.authenticate_call(request, cls, seq, token)
+            given = request.GET if route == "records" else bound[0].items
+            key = gate.lookup_key(f"{cls}/{seq}", route, given)
+            gate.authenticate_call(request, cls, seq, token, key)
             result = self.views[route](request, cls, seq, *bound)
         except Exception as exc:
             return self.api.on_exception(request, exc)  # as ninja does: handled, or raised on to Django

@@ -118,6 +118,7 @@ class Access:
     case_id: str
     items: list[str] = field(default_factory=list)  # granted codes, in catalog order
     disputed: bool = False  # the resource has an open correction ticket on some record (R-CORR-07)
+    keyed: tuple[str, list] | None = None  # (primary key, its live record's raw row or none) read early
     _masks: dict[str, Callable] | None = None
     _in_scope: Callable[[dict | None], bool] | None = None
 
@@ -374,28 +375,60 @@ def _resource_and_grants(code: str, client_id: int) -> tuple[Resource | None, bo
 
 
 @functools.cache
-def _call_sql() -> str:
-    """`_grants_sql` joined to the credential lookup: the whole of a delivery call's reading, one query."""
+def _call_sql(keyed: bool = False) -> str:
+    """`_grants_sql` joined to the credential lookup: the whole of a delivery call's reading, one query.
+
+    `keyed`: the live record under a given primary key is joined as well (its id, key and data last in
+    each row), so a lookup by the primary item needs no query of its own (`lookup_key`)."""
     columns, joins = client_auth.credential_sql()
+    last = record = ""
+    if keyed:
+        last = ", k.id, k.key, k.data"
+        record = (
+            f"LEFT JOIN {Record._meta.db_table} k ON k.resource_id = r.id AND k.key = %s AND NOT k.deleted "
+        )
     return (
-        f"SELECT {columns}, {_read_columns()} {joins} "
+        f"SELECT {columns}, {_read_columns()}{last} {joins} "
         f"LEFT JOIN {Resource._meta.db_table} r ON r.code = %s AND r.status IN (%s, %s) "
-        f"{_grants_join('c.client_id')} "
+        f"{_grants_join('c.client_id')} {record}"
         "WHERE c.prefix = %s"  # ordered newest first by _found (a sort in SQL cost more)
     )
 
 
-def authenticate_call(request, cls: str, seq: str, token: str) -> None:
+# resource code -> its primary item's code and name, as last seen; only a guess (lookup_key), never trusted
+_primary_names: dict[str, tuple[str, str]] = {}
+
+
+def lookup_key(code: str, route: str, given: dict) -> str | None:
+    """The value a /records or /verify call would look its record up by, if that is the primary item:
+    worth reading with the credential. A wrong guess costs an index probe that finds nothing and the
+    lookup's own query; `_rows_by` uses what was read only for the primary key it would have asked."""
+    if route == "records":
+        found = [v for k, v in given.items() if k not in ("items", "limit")]
+        value = found[0] if len(found) == 1 else None
+    else:
+        names = _primary_names.get(code, ())
+        value = next((given[n] for n in names if n in given), None)
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    value = str(value).strip()
+    return value if value and len(value) <= 200 and "\x00" not in value else None
+
+
+def authenticate_call(request, cls: str, seq: str, token: str, key: str | None = None) -> None:
     """ShareBearer's authentication, reading in the same query what `open_access` will need: the
     credential by its prefix, with the resource, its open-ticket flag and this client system's grants
-    joined to it. Same checks, refusals and audit events; nothing is cached, so a revocation or a
-    suspension holds on the very next call."""
+    joined to it, and with `key`, the record under that primary key. Same checks, refusals and audit
+    events; nothing is cached, so a revocation or a suspension holds on the very next call. The record
+    is read before the grant is checked and goes no further than `_rows_by`, which applies the grant."""
     parsed = tokens.parse((token or "").strip())
     wrapper = rawsql.current()
     rows = []
     if parsed is not None:
         params = [f"{cls}/{seq}", ResourceStatus.PUBLISHED, ResourceStatus.RETIRING, parsed[0]]
-        rows = rawsql.fetch(_call_sql(), params, wrapper)
+        if key is not None:
+            params.insert(3, key)
+        rows = rawsql.fetch(_call_sql(key is not None), params, wrapper)
     try:
         if parsed is None:
             raise client_auth._invalid()
@@ -406,7 +439,11 @@ def authenticate_call(request, cls: str, seq: str, token: str) -> None:
         raise
     ClientBearer.attach(request, credential)
     request.auth = credential
-    request._share_read = (f"{cls}/{seq}", _found(rows, client_auth.CREDENTIAL_WIDTH, wrapper))
+    read = _found(rows, client_auth.CREDENTIAL_WIDTH, wrapper)
+    keyed = None
+    if key is not None and read[0] is not None:
+        keyed = (key, [] if rows[0][-3] is None else [rows[0][-3:]])
+    request._share_read = (f"{cls}/{seq}", read, keyed)
 
 
 def _found(rows: list, start: int, wrapper=None) -> tuple[Resource | None, bool, list[Grant]]:
@@ -415,7 +452,10 @@ def _found(rows: list, start: int, wrapper=None) -> tuple[Resource | None, bool,
     if not rows or rows[0][start] is None:
         return None, False, []
     resource = rawsql.build(Resource, _RES, rows[0][start:n], wrapper)
-    grants = [rawsql.build(Grant, _GRANT, row[n + 1 :], wrapper) for row in rows if row[n + 1] is not None]
+    end = n + 1 + len(_GRANT)
+    grants = [
+        rawsql.build(Grant, _GRANT, row[n + 1 : end], wrapper) for row in rows if row[n + 1] is not None
+    ]
     if len(grants) > 1:  # newest first, as ORDER BY g.created_at DESC, g.id DESC
         grants.sort(key=lambda g: (g.created_at, g.pk), reverse=True)
     return resource, bool(rows[0][n]), grants
@@ -426,8 +466,9 @@ def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
     code = f"{cls}/{seq}"
     client, credential = request.client_system, request.credential
     read = request.__dict__.pop("_share_read", None)  # read with the credential (authenticate_call)
+    keyed = None
     if read is not None and read[0] == code:
-        resource, disputed, grants = read[1]
+        (resource, disputed, grants), keyed = read[1], read[2]
     else:
         resource, disputed, grants = _resource_and_grants(code, client.pk)
     if resource is None:
@@ -456,6 +497,10 @@ def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
         _audit(request, endpoint, code, grant=grant, reason=reason)
         raise PermissionDenied(reason, message, {"grant": grant.number})
     schema = _schema(resource.pk, resource.version)
+    if schema.primary is not None and _primary_names.get(code) != (schema.primary.code, schema.primary.name):
+        if len(_primary_names) > 2000:
+            _primary_names.clear()
+        _primary_names[code] = (schema.primary.code, schema.primary.name)
     granted = set(chosen.items)
     access = Access(
         request=request,
@@ -468,6 +513,7 @@ def open_access(request, cls: str, seq: str, endpoint: str) -> Access:
         case_id=_case_id(request),
         items=[i.code for i in schema.items if i.code in granted],
         disputed=disputed,
+        keyed=keyed,
     )
     if chosen.daily_quota and method is not None:
         _count_call(access, today)
@@ -495,14 +541,18 @@ _DATA = Record._meta.get_field("data")
 
 
 def _rows_by(
-    schema: Schema, resource_id: int, item: Item, value: str, limit: int
+    schema: Schema, resource_id: int, item: Item, value: str, limit: int, keyed: tuple | None = None
 ) -> list[tuple[int, str, dict]]:
-    """(record id, key as stored, opened data) of the live records whose item equals the value."""
+    """(record id, key as stored, opened data) of the live records whose item equals the value.
+
+    `keyed`: Access.keyed, the record read with the credential, used when it answers this very lookup."""
     sealer, asked = schema.sealer, value
     if sealer:
         value = sealer.lookup_value(item.code, value)
     wrapper = rawsql.current()
-    if item.primary:
+    if item.primary and keyed is not None and keyed[0] == value:
+        raw = keyed[1]
+    elif item.primary:
         raw = rawsql.fetch(
             "SELECT id, key, data FROM collect_record WHERE resource_id = %s AND key = %s AND NOT deleted",
             [resource_id, value],
@@ -582,7 +632,7 @@ def records(access: Access, params: dict[str, str], wanted: list[str] | None) ->
     codes = access.select(wanted)
     rows = [
         r
-        for r in _rows_by(access.schema, access.resource.pk, item, value, MAX_LOOKUP_ROWS)
+        for r in _rows_by(access.schema, access.resource.pk, item, value, MAX_LOOKUP_ROWS, access.keyed)
         if access.in_scope(r[2])
     ]
     out = [access.shape(d, codes) for _, _, d in rows]
@@ -667,7 +717,9 @@ def verify(access: Access, given: dict[str, object]) -> dict:
     _, item, value = locator
     rows = [
         r
-        for r in _rows_by(access.schema, access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS)
+        for r in _rows_by(
+            access.schema, access.resource.pk, item, str(value).strip(), MAX_LOOKUP_ROWS, access.keyed
+        )
         if access.in_scope(r[2])
     ]
     best: dict[str, bool] = {name: False for name, _, _ in resolved}

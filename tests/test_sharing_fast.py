@@ -36,6 +36,14 @@ EVENT_FIELDS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def no_primary_guesses():
+    """What the gate learnt of other tests' resources (their codes come again) does not carry over."""
+    gate._primary_names.clear()
+    yield
+    gate._primary_names.clear()
+
+
 @pytest.fixture
 def apps(settings):
     """(as deployed, without the fast routes): the same application, built twice."""
@@ -377,6 +385,13 @@ VERIFY = {
         422,
         "verify_invalid",
     ),
+    "a lone surrogate, once the primary item is known": (
+        {},
+        None,
+        lambda c: {"body": {"items": {"sfzh": "\ud800", "xm": "张三丰"}}},
+        422,
+        "invalid_request",
+    ),
     "a value that is a list": (
         {},
         None,
@@ -422,6 +437,8 @@ def run_case(apps, ctx, case, tail, default_method):
         headers = {**bearer(token), **headers}
     method = kw.pop("method", default_method)
     target = kw.pop("path", path(ctx["resource"], tail))
+    if tail == "verify":  # as after an earlier call: the record is read with the credential
+        gate._primary_names[ctx["resource"].code] = ("sfzh", "公民身份号码")
 
     def reset():  # state one call changes and the next would see: throttle counters, today's quota count
         cache.clear()
@@ -584,6 +601,35 @@ def test_the_record_read_early_answers_only_its_own_key(apps, ctx, django_assert
     assert json.loads(content)["count"] == 0
 
 
+def test_the_record_read_early_is_this_resources_own(apps, ctx, published):  # R-SHARE-20, R-SEC-01
+    """Another resource holding a record under the same key lends it nothing."""
+    from tests.conftest import PEOPLE_ITEMS
+    from tests.test_collect_load import ric
+
+    from govshare.collect.services import load_rows
+
+    city = ctx["city"]
+    other = published(
+        officer=city.police_officer, name="流动人口", provider=city.police.pk, items=PEOPLE_ITEMS
+    )
+    elsewhere = ric("32010219750505003")
+    load_rows(
+        other,
+        [{"sfzh": elsewhere, "xm": "赵六", "xb": "男", "csrq": "1975-05-05"}],
+        actor=city.police_officer,
+    )
+    make_grant(city, ctx["resource"], ctx["systems"]["civil"])
+    headers = bearer(ctx["systems"]["civil_token"])
+    gate._primary_names[ctx["resource"].code] = ("sfzh", "公民身份号码")
+    _, _, content, _ = both(
+        apps, "GET", path(ctx["resource"], "records"), query=f"sfzh={elsewhere}", headers=headers
+    )
+    assert json.loads(content)["count"] == 0
+    body = {"items": {"sfzh": elsewhere, "xm": "赵六"}}
+    _, _, content, _ = both(apps, "POST", path(ctx["resource"], "verify"), body=body, headers=headers)
+    assert json.loads(content)["match"] is False
+
+
 def test_the_change_feed_reads_credential_and_grants_at_once(apps, ctx, django_assert_num_queries):
     """/changes (the API's path only): the credential with the resource and grants, the feed's own
     reads, the audit event; a second credential query would make it one more.  # R-SHARE-20"""
@@ -632,3 +678,16 @@ def test_converted_values_are_never_shared(ctx, settings):
     assert rawsql.current().__dict__.get("_govshare_converters")
     settings.TIME_ZONE = "UTC"
     assert "_govshare_converters" not in rawsql.current().__dict__
+
+
+def test_only_a_plain_lookup_value_is_read_with_the_credential():
+    """What could not go into the query (or could not be a key) is not guessed at: no early read."""
+    gate._primary_names["301/000009"] = ("sfzh", "公民身份号码")
+    assert gate.lookup_key("301/000009", "records", {"sfzh": f" {A} ", "items": "xm"}) == A
+    assert gate.lookup_key("301/000009", "verify", {"xm": "张三丰", "公民身份号码": 4301}) == "4301"
+    for given in ({"sfzh": "\ud800"}, {"sfzh": "a\x00"}, {"sfzh": "9" * 201}, {"sfzh": " "}):
+        assert gate.lookup_key("301/000009", "records", given) is None
+    assert gate.lookup_key("301/000009", "records", {"sfzh": A, "xm": "张三丰"}) is None  # two lookups
+    assert gate.lookup_key("301/000009", "verify", {"sfzh": 1.5}) is None
+    assert gate.lookup_key("301/000009", "verify", {"sfzh": True}) is None
+    assert gate.lookup_key("301/000010", "verify", {"sfzh": A}) is None  # primary item not yet seen

@@ -30,10 +30,16 @@ DbInt = Annotated[int, Field(ge=-MAX_DB_INT - 1, le=MAX_DB_INT)]
 
 
 def _no_nul(value: Any) -> Any:
-    """Free-form JSON (records, filters, descriptions) goes to jsonb as it is: no NUL at any depth."""
+    """Free-form JSON (records, filters, descriptions) goes to jsonb as it is: no NUL at any depth, and
+    no lone surrogate (JSON's `\\ud800` escape), which neither database driver can encode."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("不能包含 NUL 字符")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("不能包含无法编码的 Unicode 代理字符") from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _no_nul(key)

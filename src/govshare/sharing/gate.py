@@ -412,7 +412,13 @@ def lookup_key(code: str, route: str, given: dict) -> str | None:
     if not isinstance(value, str | int) or isinstance(value, bool):
         return None
     value = str(value).strip()
-    return value if value and len(value) <= 200 and "\x00" not in value else None
+    if not value or len(value) > 200 or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")  # a lone surrogate would fail the query before the credential is checked
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def authenticate_call(request, cls: str, seq: str, token: str, key: str | None = None) -> None:
@@ -420,7 +426,8 @@ def authenticate_call(request, cls: str, seq: str, token: str, key: str | None =
     credential by its prefix, with the resource, its open-ticket flag and this client system's grants
     joined to it, and with `key`, the record under that primary key. Same checks, refusals and audit
     events; nothing is cached, so a revocation or a suspension holds on the very next call. The record
-    is read before the grant is checked and goes no further than `_rows_by`, which applies the grant."""
+    is read before the token's secret and the grant are checked and goes no further than `_rows_by`,
+    which applies the grant; what a refused caller could time is one index probe more or less."""
     parsed = tokens.parse((token or "").strip())
     wrapper = rawsql.current()
     rows = []
